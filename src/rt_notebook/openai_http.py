@@ -1,0 +1,197 @@
+"""The HTTP side of the Realtime API: the ``/realtime/calls`` SDP exchange and ephemeral keys.
+
+Used by the server extension, and by the kernel when a host has no server extension. The API key
+is sent upstream only; every error that comes back is mapped to a :class:`RealtimeError` whose
+message a user can act on, with anything key-shaped scrubbed out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ._version import __version__
+from .errors import RealtimeError, scrub_secrets
+
+log = logging.getLogger(__name__)
+
+KEY_HELP = (
+    "set OPENAI_API_KEY in the environment of the Jupyter server, or point "
+    "--RealtimeExtension.api_key_file at a file holding the key"
+)
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """What a successful SDP exchange returns."""
+
+    sdp: str
+    """The answer SDP for ``setRemoteDescription``."""
+    call_id: str | None
+    """The ``rtc_…`` id from the ``Location`` header (for sideband control and hangup)."""
+
+
+def call_id_from_location(location: str | None) -> str | None:
+    """The last ``rtc_…`` path segment of a ``Location`` header, absolute or relative."""
+    if not location:
+        return None
+    segments = [s for s in urlsplit(location).path.split("/") if s]
+    for segment in reversed(segments):
+        if segment.startswith("rtc_"):
+            return segment
+    return segments[-1] if segments else None
+
+
+class OpenAIRealtimeHTTP:
+    """Talks to ``{base_url}/realtime/...`` with a key that never leaves this object."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        api_key: Callable[[], str | None],
+        timeout: float,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+
+    async def create_call(self, sdp: str, session: dict[str, Any]) -> CallAnswer:
+        """``POST /realtime/calls`` as multipart ``sdp`` + ``session`` (the unified interface)."""
+        files = {
+            "sdp": (None, sdp.encode(), "application/sdp"),
+            "session": (None, json.dumps(session).encode(), "application/json"),
+        }
+        response = await self._post("/realtime/calls", files=files)
+        answer = response.text
+        if not answer.startswith("v=0"):
+            raise RealtimeError(
+                502,
+                "upstream_bad_answer",
+                f"{self._base_url}/realtime/calls answered {response.status_code} without an SDP "
+                "answer; check RealtimeExtension.api_base_url",
+            )
+        return CallAnswer(
+            sdp=answer, call_id=call_id_from_location(response.headers.get("location"))
+        )
+
+    async def create_client_secret(
+        self, session: dict[str, Any], expires_after_seconds: int
+    ) -> dict[str, Any]:
+        """``POST /realtime/client_secrets``: an ``ek_…`` key bound to ``session``."""
+        body = {
+            "expires_after": {"anchor": "created_at", "seconds": expires_after_seconds},
+            "session": session,
+        }
+        response = await self._post("/realtime/client_secrets", json=body)
+        try:
+            data = response.json()
+            secret = {"value": str(data["value"]), "expires_at": data["expires_at"]}
+        except (ValueError, KeyError, TypeError):
+            raise RealtimeError(
+                502,
+                "upstream_bad_answer",
+                "The client_secrets answer had no 'value'/'expires_at'; check "
+                "RealtimeExtension.api_base_url",
+            ) from None
+        if isinstance(data.get("session"), dict):
+            secret["session"] = data["session"]
+        return secret
+
+    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+        key = self._api_key()
+        if not key:
+            raise RealtimeError(503, "no_api_key", f"No OpenAI API key is configured: {KEY_HELP}")
+        url = f"{self._base_url}{path}"
+        headers = {"Authorization": f"Bearer {key}", "User-Agent": f"rt_notebook/{__version__}"}
+        try:
+            response = await self._client.post(
+                url, headers=headers, timeout=self._timeout, **kwargs
+            )
+        except httpx.TimeoutException:
+            raise RealtimeError(
+                504,
+                "upstream_timeout",
+                f"{url} did not answer within {self._timeout:g} s "
+                "(RealtimeExtension.request_timeout); try again",
+            ) from None
+        except httpx.HTTPError as exc:
+            reason = scrub_secrets(str(exc) or type(exc).__name__, key)
+            raise RealtimeError(
+                502,
+                "upstream_unreachable",
+                f"Could not reach {url}: {reason}. Check the network and "
+                "RealtimeExtension.api_base_url",
+            ) from None
+        if response.is_success:
+            return response
+        raise _map_error(response, url, key)
+
+
+def _map_error(response: httpx.Response, url: str, key: str) -> RealtimeError:
+    status = response.status_code
+    upstream_code, detail, param = _error_detail(response)
+    detail = scrub_secrets(detail, key)
+    said = f" OpenAI said: {detail}" if detail else ""
+    if status in (401, 403):
+        return RealtimeError(
+            502,
+            "openai_key_rejected",
+            f"The server's OpenAI key was rejected ({status}).{said} To fix it, {KEY_HELP}; "
+            "with api_key_file the new key is used without a restart",
+        )
+    if status == 429:
+        if upstream_code == "insufficient_quota":
+            message = (
+                f"OpenAI quota exhausted for the server's key.{said} "
+                "Add credit or raise the project's limits in the OpenAI dashboard"
+            )
+            code = "openai_quota_exceeded"
+        else:
+            message = f"OpenAI rate limit reached.{said} Wait a moment and try again"
+            code = "openai_rate_limited"
+        return RealtimeError(429, code, message, retry_after=response.headers.get("retry-after"))
+    if status >= 500:
+        return RealtimeError(
+            502,
+            "openai_server_error",
+            f"OpenAI returned a server error ({status}).{said} Try again shortly",
+        )
+    if status == 404:
+        return RealtimeError(
+            502,
+            "upstream_not_found",
+            f"{url} answered 404.{said} Check RealtimeExtension.api_base_url and the model name",
+        )
+    return RealtimeError(
+        400 if status in (400, 409, 422) else 502,
+        upstream_code or "openai_invalid_request",
+        f"OpenAI refused the request ({status}).{said}",
+        param=param,
+    )
+
+
+def _error_detail(response: httpx.Response) -> tuple[str | None, str, str | None]:
+    """(code, message, param) from OpenAI's ``{"error": {...}}`` body, or the raw text."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict):
+        code = error.get("code") or error.get("type")
+        param = error.get("param")
+        return (
+            str(code) if code else None,
+            str(error.get("message") or "").strip(),
+            str(param) if param else None,
+        )
+    text = response.text.strip()
+    return None, text[:300], None

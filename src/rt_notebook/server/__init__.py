@@ -1,0 +1,1 @@
+"""The rt_notebook jupyter-server extension (never imports the widget side)."""

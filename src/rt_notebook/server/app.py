@@ -1,0 +1,159 @@
+"""The jupyter-server extension: SDP exchange and ephemeral keys with the key held here."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import httpx
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
+
+from .._version import __version__
+from ..errors import RealtimeError
+from ..openai_http import OpenAIRealtimeHTTP
+from ..session_config import SessionConfigError, validate_session
+from .handlers import default_handlers
+from .policy import ApiKeySource, RateLimiter
+
+BackendName = Literal["openai", "local"]
+
+
+class RealtimeExtension(ExtensionApp):
+    """Serves ``{base_url}api/rt-notebook/*`` for the rt_notebook widget."""
+
+    name = "rt_notebook"
+    description = "Realtime voice sessions (OpenAI Realtime API) for notebooks"
+
+    api_key = Unicode(
+        None,
+        allow_none=True,
+        help="""OpenAI API key used for the upstream calls. Defaults to OPENAI_API_KEY from the
+        server's environment. It is never sent to the browser, the kernel or a log.""",
+    ).tag(config=True)
+
+    api_key_file = Unicode(
+        None,
+        allow_none=True,
+        help="""Path of a file holding the OpenAI API key. Re-read whenever it changes, so a new
+        key needs no server restart. When it holds a key, it wins over api_key.""",
+    ).tag(config=True)
+
+    api_base_url = Unicode(
+        "https://api.openai.com/v1",
+        help="""Base URL of the Realtime API (default https://api.openai.com/v1). Point it at a
+        gateway, Azure, or a standalone local backend (http://127.0.0.1:8765/v1).""",
+    ).tag(config=True)
+
+    backend = Enum(
+        ["auto", "openai", "local"],
+        default_value="auto",
+        help="""Where sessions go: "openai" (needs a key), "local" (the built-in local backend,
+        no key needed), or "auto" (default): OpenAI when a key is configured, else local.""",
+    ).tag(config=True)
+
+    session_defaults = Dict(
+        help="""Session fields merged under what the notebook asks for (a flat GA session,
+        e.g. {"model": "gpt-realtime", "audio": {"output": {"voice": "marin"}}}).""",
+    ).tag(config=True)
+
+    session_overrides = Dict(
+        help="""Session fields forced on top of what the notebook asks for, e.g. a teacher's
+        pinned instructions or model. Nested objects merge key by key.""",
+    ).tag(config=True)
+
+    allowed_models = List(
+        Unicode(),
+        help="""Models notebooks may use. Empty (default) allows any. A session without a model
+        gets the first one listed.""",
+    ).tag(config=True)
+
+    max_offer_bytes = Int(
+        65536, help="""Largest SDP offer accepted, in bytes (default 65536); larger ones get 413."""
+    ).tag(config=True)
+
+    request_timeout = Float(
+        30.0, help="""Seconds to wait for the Realtime API before answering 504 (default 30)."""
+    ).tag(config=True)
+
+    rate_limit_per_minute = Int(
+        30,
+        help="""Calls and client secrets each user may create per minute (default 30);
+        0 disables the limit. Over it, requests get 429.""",
+    ).tag(config=True)
+
+    client_secret_ttl_seconds = Int(
+        600,
+        help="""Lifetime of ephemeral keys in seconds (10-7200, default 600). A request may ask
+        for a shorter lifetime, never a longer one.""",
+    ).tag(config=True)
+
+    @default("api_key")
+    def _api_key_from_env(self) -> str | None:
+        return os.environ.get("OPENAI_API_KEY") or None
+
+    @validate("client_secret_ttl_seconds")
+    def _check_ttl(self, proposal: dict[str, Any]) -> int:
+        value = int(proposal["value"])
+        if not 10 <= value <= 7200:
+            raise TraitError(f"client_secret_ttl_seconds must be 10-7200, got {value}")
+        return value
+
+    @validate("max_offer_bytes", "request_timeout", "rate_limit_per_minute")
+    def _check_non_negative(self, proposal: dict[str, Any]) -> Any:
+        value = proposal["value"]
+        if value < 0 or (value == 0 and proposal["trait"].name != "rate_limit_per_minute"):
+            raise TraitError(f"{proposal['trait'].name} must be positive, got {value}")
+        return value
+
+    @validate("session_defaults", "session_overrides")
+    def _check_session_layer(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        layer = dict(proposal["value"])
+        try:
+            validate_session(layer, prefix=f"RealtimeExtension.{proposal['trait'].name}")
+        except SessionConfigError as exc:
+            raise TraitError(exc.message) from None
+        return layer
+
+    def initialize_settings(self) -> None:
+        """Build the long-lived objects the handlers share."""
+        self.key_source = ApiKeySource(self.api_key, self.api_key_file)
+        self.http_client = httpx.AsyncClient(follow_redirects=False)
+        self.openai = OpenAIRealtimeHTTP(
+            self.http_client,
+            base_url=self.api_base_url,
+            api_key=self.key_source,
+            timeout=self.request_timeout,
+        )
+        self.rate_limiter = RateLimiter(self.rate_limit_per_minute)
+        self.log.info(
+            "rt_notebook %s: backend=%s, key configured: %s",
+            __version__,
+            self.backend,
+            self.key_source() is not None,
+        )
+
+    def initialize_handlers(self) -> None:
+        """Register the REST routes (ExtensionApp prefixes the server's base_url)."""
+        self.handlers.extend((route, handler, {"rt": self}) for route, handler in default_handlers)
+
+    def active_backend(self) -> BackendName:
+        """The backend a request made now would use."""
+        if self.backend == "auto":
+            return "openai" if self.key_source() else "local"
+        return "openai" if self.backend == "openai" else "local"
+
+    def backend_for_request(self) -> OpenAIRealtimeHTTP:
+        """The object that performs calls and mints keys for the active backend."""
+        if self.active_backend() == "openai":
+            return self.openai
+        raise RealtimeError(
+            503,
+            "local_backend_unavailable",
+            "No OpenAI key is configured and the local backend is not available in this "
+            "version; set OPENAI_API_KEY for the Jupyter server",
+        )
+
+    async def stop_extension(self) -> None:
+        """Close the shared HTTP client."""
+        await self.http_client.aclose()

@@ -1,0 +1,170 @@
+"""REST handlers under ``{base_url}api/rt-notebook/``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .._version import __version__
+from ..errors import RealtimeError
+from ..sdp import check_offer
+from ..session_config import SessionConfigError, prepare_session
+
+if TYPE_CHECKING:
+    from .app import RealtimeExtension
+
+AUTH_RESOURCE = "rt_notebook"
+_SESSION_BODY_ALLOWANCE = 1 << 20  # room for instructions and tool schemas beside the offer
+
+
+class _RealtimeHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, rt: RealtimeExtension) -> None:
+        self.rt = rt
+
+    def _fail(self, error: RealtimeError) -> None:
+        self.set_status(error.status)
+        if error.retry_after:
+            self.set_header("Retry-After", error.retry_after)
+        self.finish(json.dumps(error.to_json()))
+
+    def _json_body(self, limit: int) -> dict[str, Any]:
+        if len(self.request.body) > limit:
+            raise RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
+        return body
+
+    def _session(self, requested: object) -> dict[str, Any]:
+        rt = self.rt
+        try:
+            return prepare_session(
+                requested,
+                defaults=rt.session_defaults,
+                overrides=rt.session_overrides,
+                allowed_models=list(rt.allowed_models),
+            )
+        except SessionConfigError as exc:
+            raise RealtimeError(400, "invalid_session", exc.message, param=exc.param) from None
+
+    def _user_key(self) -> str:
+        """Who to count a request against. Jupyter gives every token-authenticated request a
+        fresh anonymous identity, so anonymous users share one bucket."""
+        user = self.current_user
+        if user.name.startswith("Anonymous "):
+            return "anonymous"
+        return str(user.username)
+
+    def _check_rate(self) -> None:
+        wait = self.rt.rate_limiter.check(self._user_key())
+        if wait is not None:
+            raise RealtimeError(
+                429,
+                "rate_limited",
+                f"Too many realtime sessions: this server allows "
+                f"{self.rt.rate_limit_per_minute} per minute per user "
+                "(RealtimeExtension.rate_limit_per_minute). Try again shortly",
+                retry_after=str(math.ceil(wait)),
+            )
+
+
+class StatusHandler(_RealtimeHandler):
+    """``GET api/rt-notebook/status``: what the widget needs to know before connecting."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        rt = self.rt
+        self.finish(
+            json.dumps(
+                {
+                    "backend": rt.active_backend(),
+                    "backend_setting": rt.backend,
+                    "key_configured": rt.key_source() is not None,
+                    "allowed_models": list(rt.allowed_models),
+                    "session_defaults": rt.session_defaults,
+                    "overridden_fields": sorted(rt.session_overrides),
+                    "version": __version__,
+                }
+            )
+        )
+
+
+class CallsHandler(_RealtimeHandler):
+    """``POST api/rt-notebook/calls``: ``{sdp, session}`` in, ``{sdp, call_id, session}`` out."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        rt = self.rt
+        try:
+            body = self._json_body(rt.max_offer_bytes + _SESSION_BODY_ALLOWANCE)
+            offer = check_offer(body.get("sdp"), max_bytes=rt.max_offer_bytes)
+            session = self._session(body.get("session"))
+            self._check_rate()
+            answer = await rt.backend_for_request().create_call(offer, session)
+        except RealtimeError as error:
+            self.log.warning("rt_notebook: call refused (%s): %s", error.status, error.message)
+            self._fail(error)
+            return
+        self.log.info(
+            "rt_notebook: call %s started for %s (model %s)",
+            answer.call_id,
+            self.current_user.username,
+            session.get("model", "default"),
+        )
+        self.set_status(201)
+        self.finish(json.dumps({"sdp": answer.sdp, "call_id": answer.call_id, "session": session}))
+
+
+class ClientSecretsHandler(_RealtimeHandler):
+    """``POST api/rt-notebook/client-secrets``: mint an ``ek_…`` key for a session."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        rt = self.rt
+        try:
+            body = self._json_body(_SESSION_BODY_ALLOWANCE)
+            seconds = self._ttl(body.get("expires_after_seconds"))
+            session = self._session(body.get("session"))
+            self._check_rate()
+            secret = await rt.backend_for_request().create_client_secret(session, seconds)
+        except RealtimeError as error:
+            self.log.warning(
+                "rt_notebook: client secret refused (%s): %s", error.status, error.message
+            )
+            self._fail(error)
+            return
+        self.finish(json.dumps(secret))
+
+    def _ttl(self, asked: object) -> int:
+        limit = self.rt.client_secret_ttl_seconds
+        if asked is None:
+            return int(limit)
+        if isinstance(asked, bool) or not isinstance(asked, int) or not 10 <= asked <= limit:
+            raise RealtimeError(
+                400,
+                "invalid_expiry",
+                f"expires_after_seconds must be a whole number from 10 to {limit} "
+                "(RealtimeExtension.client_secret_ttl_seconds)",
+                param="expires_after_seconds",
+            )
+        return asked
+
+
+default_handlers: list[tuple[str, type[_RealtimeHandler]]] = [
+    (r"/api/rt-notebook/status", StatusHandler),
+    (r"/api/rt-notebook/calls", CallsHandler),
+    (r"/api/rt-notebook/client-secrets", ClientSecretsHandler),
+]
