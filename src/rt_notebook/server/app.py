@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
-from ..errors import RealtimeError
 from ..openai_http import OpenAIRealtimeHTTP
 from ..session_config import SessionConfigError, validate_session
 from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
+
+if TYPE_CHECKING:
+    from ..local.backend import LocalRealtime
 
 BackendName = Literal["openai", "local"]
 
@@ -88,6 +90,21 @@ class RealtimeExtension(ExtensionApp):
         for a shorter lifetime, never a longer one.""",
     ).tag(config=True)
 
+    local_scenario = Unicode(
+        None,
+        allow_none=True,
+        help="""A JSON scenario file for the local backend (a list of steps such as
+        {"say": "Hello"} or {"call": "plot_function", "arguments": {...}}), played one step per
+        response. Without it the local backend answers about what it heard.""",
+    ).tag(config=True)
+
+    local_transcriber = Enum(
+        ["honest", "pocketsphinx"],
+        default_value="honest",
+        help="""Input transcription on the local backend: "honest" (default) describes the
+        speech without inventing words; "pocketsphinx" recognises English if installed.""",
+    ).tag(config=True)
+
     @default("api_key")
     def _api_key_from_env(self) -> str | None:
         return os.environ.get("OPENAI_API_KEY") or None
@@ -126,6 +143,7 @@ class RealtimeExtension(ExtensionApp):
             timeout=self.request_timeout,
         )
         self.rate_limiter = RateLimiter(self.rate_limit_per_minute)
+        self._local: LocalRealtime | None = None
         self.log.info(
             "rt_notebook %s: backend=%s, key configured: %s",
             __version__,
@@ -143,17 +161,27 @@ class RealtimeExtension(ExtensionApp):
             return "openai" if self.key_source() else "local"
         return "openai" if self.backend == "openai" else "local"
 
-    def backend_for_request(self) -> OpenAIRealtimeHTTP:
+    def backend_for_request(self) -> OpenAIRealtimeHTTP | LocalRealtime:
         """The object that performs calls and mints keys for the active backend."""
         if self.active_backend() == "openai":
             return self.openai
-        raise RealtimeError(
-            503,
-            "local_backend_unavailable",
-            "No OpenAI key is configured and the local backend is not available in this "
-            "version; set OPENAI_API_KEY for the Jupyter server",
-        )
+        return self.local_backend()
+
+    def local_backend(self) -> LocalRealtime:
+        """The in-process local backend, started on first use (no extra process, no port)."""
+        if self._local is None:
+            from ..local.backend import LocalOptions, LocalRealtime
+            from ..local.responders import load_scenario
+
+            scenario = load_scenario(self.local_scenario) if self.local_scenario else None
+            self._local = LocalRealtime(
+                LocalOptions(scenario=scenario, transcriber=self.local_transcriber)
+            )
+            self.log.info("rt_notebook: local backend started in-process")
+        return self._local
 
     async def stop_extension(self) -> None:
-        """Close the shared HTTP client."""
+        """Close the shared HTTP client and end local sessions."""
         await self.http_client.aclose()
+        if self._local is not None:
+            await self._local.close()

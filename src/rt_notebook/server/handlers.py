@@ -163,8 +163,21 @@ class ClientSecretsHandler(_RealtimeHandler):
         return asked
 
 
+class LocalSessionsHandler(_RealtimeHandler):
+    """``GET api/rt-notebook/local/sessions``: what local-backend sessions received."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        from ..local.server import summary
+
+        sessions = self.rt.local_backend().sessions.values()
+        self.finish(json.dumps({"data": [summary(engine) for engine in sessions]}))
+
+
 default_handlers: list[tuple[str, type[_RealtimeHandler]]] = [
     (r"/api/rt-notebook/status", StatusHandler),
     (r"/api/rt-notebook/calls", CallsHandler),
     (r"/api/rt-notebook/client-secrets", ClientSecretsHandler),
+    (r"/api/rt-notebook/local/sessions", LocalSessionsHandler),
 ]

@@ -1,0 +1,1 @@
+"""The local realtime backend: a GA-protocol server that needs no API key."""

@@ -1,0 +1,130 @@
+"""``python -m rt_notebook.local``: run the local realtime backend as a standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from tornado.httpserver import HTTPServer
+
+from .backend import LocalOptions, LocalRealtime
+from .responders import load_scenario
+from .server import make_app
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line, every option explained in --help."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rt_notebook.local",
+        description="A local server that speaks the OpenAI Realtime API (GA) and needs no API "
+        "key. Point a client at http://HOST:PORT/v1 as if it were OpenAI: POST "
+        "/v1/realtime/calls (WebRTC), POST /v1/realtime/client_secrets, WebSocket "
+        "/v1/realtime?model=… and sideband /v1/realtime?call_id=rtc_…. Any Bearer key works.",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; only loopback is sensible)",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="a JSON scenario: a list of steps "
+        '(e.g. [{"say": "Hi!"}, {"call": "get_time", "arguments": {}}]) played '
+        "one per response; without it the backend answers about what it heard",
+    )
+    parser.add_argument(
+        "--transcriber",
+        choices=["honest", "pocketsphinx"],
+        default="honest",
+        help='input transcription: "honest" says "(speech, 1.4 s)" and never '
+        'invents words (default); "pocketsphinx" needs pip install pocketsphinx',
+    )
+    parser.add_argument(
+        "--model",
+        default="gpt-realtime",
+        help="the model sessions report when they ask for none (default gpt-realtime)",
+    )
+    parser.add_argument(
+        "--answer-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="fault: wait this long before answering an SDP offer",
+    )
+    parser.add_argument(
+        "--http-error",
+        metavar="STATUS[:CODE[:MESSAGE]]",
+        help="fault: answer every call with this HTTP error, e.g. "
+        "429:insufficient_quota:'You exceeded your current quota.'",
+    )
+    parser.add_argument(
+        "--drop-data-channel-after",
+        type=int,
+        metavar="N",
+        help="fault: close the data channel after N server events",
+    )
+    parser.add_argument(
+        "--realtime-factor",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="generate WebSocket responses X times faster than real time "
+        "(default 1; WebRTC always plays in real time)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> LocalOptions:
+    """LocalOptions from parsed arguments."""
+    http_error = None
+    if args.http_error:
+        status, _, rest = args.http_error.partition(":")
+        code, _, message = rest.partition(":")
+        http_error = {
+            "status": int(status),
+            "code": code or "injected_error",
+            "message": message or "Injected failure (--http-error).",
+        }
+    return LocalOptions(
+        scenario=load_scenario(args.scenario) if args.scenario else None,
+        transcriber=args.transcriber,
+        model=args.model,
+        answer_delay=args.answer_delay,
+        http_error=http_error,
+        drop_data_channel_after=args.drop_data_channel_after,
+        realtime_factor=args.realtime_factor,
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run until SIGINT or SIGTERM."""
+    backend = LocalRealtime(options_from(args))
+    server = HTTPServer(make_app(backend))
+    server.listen(args.port, args.host)
+    logging.getLogger(__name__).info(
+        "rt_notebook local backend on http://%s:%d/v1 (Ctrl+C to stop)", args.host, args.port
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await backend.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

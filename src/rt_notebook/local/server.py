@@ -1,0 +1,319 @@
+"""The local backend over HTTP and WebSocket, shaped like ``https://api.openai.com/v1``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from tornado import httputil, web, websocket
+
+from ..errors import RealtimeError
+from ..sdp import check_offer
+from .backend import LocalRealtime
+from .engine import SessionEngine
+
+log = logging.getLogger(__name__)
+
+_MAX_OFFER = 65536
+_closing: set[asyncio.Future[None]] = set()  # sessions being closed after their socket went
+
+
+def make_app(backend: LocalRealtime) -> web.Application:
+    """A tornado app serving ``/v1/realtime/...`` from ``backend``."""
+    kwargs = {"backend": backend}
+    return web.Application(
+        [
+            (r"/v1/realtime/calls", CallsHandler, kwargs),
+            (r"/v1/realtime/calls/([^/]+)/hangup", HangupHandler, kwargs),
+            (r"/v1/realtime/client_secrets", ClientSecretsHandler, kwargs),
+            (r"/v1/realtime", RealtimeSocket, kwargs),
+            (r"/v1/local/sessions", SessionsHandler, kwargs),
+            (r"/v1/local/sessions/([^/]+)", SessionsHandler, kwargs),
+        ],
+        websocket_ping_interval=20,
+    )
+
+
+class _Handler(web.RequestHandler):
+    """OpenAI's error shape, CORS for pages on other ports, Bearer auth."""
+
+    def initialize(self, backend: LocalRealtime) -> None:
+        self.backend = backend
+
+    def set_default_headers(self) -> None:
+        self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin", "*"))
+        self.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header("Access-Control-Expose-Headers", "Location")
+
+    def options(self, *args: str) -> None:
+        self.set_status(204)
+        self.finish()
+
+    def fail(self, error: RealtimeError) -> None:
+        self.set_status(error.status)
+        self.set_header("Content-Type", "application/json")
+        kind = "invalid_request_error" if error.status < 500 else "server_error"
+        self.finish(
+            json.dumps(
+                {
+                    "error": {
+                        "message": error.message,
+                        "type": kind,
+                        "param": error.param,
+                        "code": error.code,
+                    }
+                }
+            )
+        )
+
+    def bearer(self) -> str:
+        auth = self.request.headers.get("Authorization", "")
+        scheme, _, key = auth.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise RealtimeError(
+                401,
+                "missing_api_key",
+                "You didn't provide an API key. Provide it in an Authorization header using "
+                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY). The local backend accepts "
+                "any key.",
+            )
+        return key.strip()
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise RealtimeError(400, "invalid_json", "The body must be a JSON object.")
+        return body
+
+
+class CallsHandler(_Handler):
+    """``POST /v1/realtime/calls``: multipart ``sdp`` + ``session``, or raw SDP with an ``ek_``."""
+
+    async def post(self) -> None:
+        try:
+            key = self.bearer()
+            content_type = self.request.headers.get("Content-Type", "")
+            if content_type.startswith("multipart/form-data"):
+                sdp, session = self._multipart(content_type)
+                answer = await self.backend.create_call(
+                    check_offer(sdp, max_bytes=_MAX_OFFER), session
+                )
+            elif content_type.startswith("application/sdp"):
+                config = self.backend.secret_session(key)
+                offer = check_offer(
+                    self.request.body.decode(errors="replace"), max_bytes=_MAX_OFFER
+                )
+                answer = await self.backend.create_call_for_session(offer, config)
+            else:
+                raise RealtimeError(
+                    400,
+                    "unsupported_content_type",
+                    "Send multipart/form-data with 'sdp' and 'session' parts, or the raw offer "
+                    "as application/sdp with an ephemeral key.",
+                )
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.set_status(201)
+        self.set_header("Content-Type", "application/sdp")
+        self.set_header("Location", f"/v1/realtime/calls/{answer.call_id}")
+        self.finish(answer.sdp)
+
+    def _multipart(self, content_type: str) -> tuple[str, dict[str, Any]]:
+        args: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        httputil.parse_body_arguments(content_type, self.request.body, args, files)
+
+        def part(name: str) -> str | None:
+            if name in files:
+                return files[name][0].body.decode()
+            return args[name][0].decode() if name in args else None
+
+        sdp, session_text = part("sdp"), part("session")
+        if sdp is None:
+            raise RealtimeError(
+                400, "missing_required_parameter", "Missing required parameter: 'sdp'.", param="sdp"
+            )
+        try:
+            session = json.loads(session_text) if session_text else {}
+        except ValueError:
+            raise RealtimeError(
+                400, "invalid_json", "The 'session' part must be JSON.", param="session"
+            ) from None
+        return sdp, session
+
+
+class ClientSecretsHandler(_Handler):
+    """``POST /v1/realtime/client_secrets``: mint an ephemeral key."""
+
+    async def post(self) -> None:
+        try:
+            if self.bearer().startswith("ek_"):
+                raise RealtimeError(
+                    401, "invalid_api_key", "An ephemeral key cannot mint ephemeral keys."
+                )
+            body = self.json_body()
+            expires = body.get("expires_after") or {}
+            seconds = expires.get("seconds", 600)
+            if expires.get("anchor", "created_at") != "created_at":
+                raise RealtimeError(
+                    400,
+                    "invalid_value",
+                    "expires_after.anchor must be 'created_at'.",
+                    param="expires_after.anchor",
+                )
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int)
+                or not (10 <= seconds <= 7200)
+            ):
+                raise RealtimeError(
+                    400,
+                    "invalid_value",
+                    "expires_after.seconds must be an integer from 10 to 7200.",
+                    param="expires_after.seconds",
+                )
+            secret = await self.backend.create_client_secret(body.get("session") or {}, seconds)
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.finish(secret)
+
+
+class HangupHandler(_Handler):
+    """``POST /v1/realtime/calls/{call_id}/hangup``."""
+
+    async def post(self, call_id: str) -> None:
+        try:
+            self.bearer()
+            await self.backend.hangup(call_id)
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.finish({})
+
+
+class SessionsHandler(_Handler):
+    """``GET /v1/local/sessions[/{id}]``: what each session received (tests, teaching)."""
+
+    def get(self, call_id: str | None = None) -> None:
+        if call_id is None:
+            self.finish({"data": [summary(e) for e in self.backend.sessions.values()]})
+            return
+        engine = self.backend.sessions.get(call_id)
+        if engine is None:
+            self.fail(RealtimeError(404, "session_not_found", f"No session {call_id!r}."))
+            return
+        record = engine.record
+        self.finish(
+            {
+                **summary(engine),
+                "client_events": record.client_events,
+                "server_events": record.server_events,
+            }
+        )
+
+
+def summary(engine: SessionEngine) -> dict[str, Any]:
+    """A session's record without its event lists."""
+    record = engine.record
+    return {
+        "id": record.call_id,
+        "transport": record.transport,
+        "closed": record.closed,
+        "client_events": len(record.client_events),
+        "server_events": len(record.server_events),
+        "audio_in_ms": record.audio_in_ms,
+        "audio_in_rms": round(record.audio_in_rms, 5),
+        "turns": record.turns,
+        "session": engine.session,
+    }
+
+
+class RealtimeSocket(websocket.WebSocketHandler):
+    """``/v1/realtime?model=…`` (a WebSocket session) or ``?call_id=rtc_…`` (sideband)."""
+
+    def initialize(self, backend: LocalRealtime) -> None:
+        self.backend = backend
+        self.engine: SessionEngine | None = None
+        self.sideband = False
+
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        auth = self.request.headers.get("Authorization", "")
+        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+            self._refuse(401, "missing_api_key", "Missing Authorization: Bearer header.")
+            return
+        key = auth[7:].strip()
+        call_id = self.get_argument("call_id", None)
+        try:
+            if call_id:
+                engine = self.backend.sessions.get(call_id)
+                if engine is None or engine.record.closed:
+                    raise RealtimeError(404, "call_not_found", f"No active call {call_id!r}.")
+                self.engine, self.sideband = engine, True
+            else:
+                session = (
+                    self.backend.secret_session(key)
+                    if key.startswith("ek_")
+                    else self.backend.session_config(
+                        {"model": self.get_argument("model", None) or self.backend.options.model}
+                    )
+                )
+                self.engine = self.backend.websocket_session(self._send, session)
+        except RealtimeError as error:
+            self._refuse(error.status, error.code, error.message)
+            return
+        await super().get(*args, **kwargs)
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps(
+                {
+                    "error": {
+                        "message": message,
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": code,
+                    }
+                }
+            )
+        )
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        if self.engine is None:
+            return
+        if self.sideband:
+            self.engine.listeners.append(self._send)
+        else:
+            self.engine.start()
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.engine is not None:
+            self.engine.handle_message(message)
+
+    def on_close(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is None:
+            return
+        if self.sideband:
+            if self._send in engine.listeners:
+                engine.listeners.remove(self._send)
+        else:
+            task = asyncio.ensure_future(engine.close())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.write_message(json.dumps(event))
