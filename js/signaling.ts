@@ -1,4 +1,9 @@
-// Talks to the rt_notebook server extension: base URL and XSRF from the page, errors as returned.
+// SDP offer/answer exchange: with the rt_notebook server extension (base URL and XSRF from the
+// page) or relayed through the kernel, chosen per the `signaling` trait. Errors come back as
+// thrown `SignalingError`s, so an error answer can never reach setRemoteDescription.
+
+import type { AnswerMessage, WidgetMessage } from "./messages";
+import type { Backend, SignalingMode } from "./model";
 
 export interface ApiError {
   status: number;
@@ -35,6 +40,11 @@ export interface ServerStatus {
   session_defaults: Record<string, unknown>;
   overridden_fields: string[];
   version: string;
+}
+
+/** Whether the page embeds Jupyter's config (JupyterLab, Notebook 7; not VS Code or Colab). */
+export function hasPageConfig(doc: Document | undefined = globalThis.document): boolean {
+  return Boolean(doc?.getElementById("jupyter-config-data"));
 }
 
 /** The Jupyter base URL from the page config that JupyterLab and Notebook 7 embed. */
@@ -116,7 +126,15 @@ export class ExtensionClient {
       });
     }
     if (!response.ok) throw new SignalingError(await readError(response));
-    return (await response.json()) as T;
+    try {
+      return (await response.json()) as T;
+    } catch {
+      throw new SignalingError({
+        status: response.status,
+        code: "bad_answer",
+        message: `The server's answer to ${path} is not JSON`,
+      });
+    }
   }
 
   status(): Promise<ServerStatus> {
@@ -139,4 +157,148 @@ export class ExtensionClient {
     }
     return answer;
   }
+}
+
+/** A successful exchange, whichever way it went. */
+export interface Answer {
+  sdp: string;
+  call_id: string;
+  backend: Backend;
+}
+
+export type Exchange = (sdp: string, session: Record<string, unknown>) => Promise<Answer>;
+
+function checkSdp(sdp: unknown): string {
+  if (typeof sdp !== "string" || !sdp.startsWith("v=0")) {
+    throw new SignalingError({
+      status: 502,
+      code: "bad_answer",
+      message: "The answer is not an SDP answer",
+    });
+  }
+  return sdp;
+}
+
+/** `server` signaling: POST to the extension; the backend is the one its status reported. */
+export function serverExchange(client: ExtensionClient, status: ServerStatus): Exchange {
+  return async (sdp, session) => {
+    const answer = await client.createCall(sdp, session);
+    return { sdp: answer.sdp, call_id: answer.call_id ?? "", backend: status.backend };
+  };
+}
+
+export type ChosenRoute =
+  | { mode: "server"; status: ServerStatus }
+  | { mode: "kernel"; reason: string };
+
+/**
+ * Resolve the `signaling` trait. `auto` uses the server when `GET …/status` answers, otherwise
+ * (no page config, 404, network or any other error) the kernel. `server` reads the status too,
+ * for the backend, and its failure is the user's error.
+ */
+export async function chooseRoute(
+  mode: SignalingMode,
+  client: ExtensionClient,
+  pageConfig: boolean = hasPageConfig(),
+): Promise<ChosenRoute> {
+  if (mode === "kernel") return { mode: "kernel", reason: "signaling='kernel'" };
+  if (mode === "server") return { mode: "server", status: await client.status() };
+  if (!pageConfig) return { mode: "kernel", reason: "no Jupyter page config" };
+  try {
+    return { mode: "server", status: await client.status() };
+  } catch (err) {
+    return { mode: "kernel", reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+let lastId = 0;
+function newOfferId(): string {
+  lastId += 1;
+  return globalThis.crypto?.randomUUID?.() ?? `offer-${Date.now()}-${lastId}`;
+}
+
+interface PendingOffer {
+  resolve: (answer: Answer) => void;
+  reject: (error: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * `kernel` signaling: send `{kind: "offer", id, sdp, session}` and wait for the matching
+ * `{kind: "answer", id}` (fed in with `receive`), or time out.
+ */
+export class KernelRelay {
+  private readonly pending = new Map<string, PendingOffer>();
+  private readonly send: (msg: WidgetMessage) => void;
+  private readonly timeoutMs: number;
+
+  constructor(send: (msg: WidgetMessage) => void, timeoutMs = 30_000) {
+    this.send = send;
+    this.timeoutMs = timeoutMs;
+  }
+
+  readonly exchange: Exchange = (sdp, session) =>
+    new Promise<Answer>((resolve, reject) => {
+      const id = newOfferId();
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new SignalingError({
+            status: 504,
+            code: "kernel_timeout",
+            message: `The kernel did not answer the offer within ${Math.round(this.timeoutMs / 1000)} s`,
+          }),
+        );
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send({ kind: "offer", id, sdp, session });
+    });
+
+  /** Complete the offer an answer belongs to; returns false for an unknown or late id. */
+  receive(msg: AnswerMessage): boolean {
+    const offer = this.pending.get(msg.id);
+    if (!offer) return false;
+    this.pending.delete(msg.id);
+    clearTimeout(offer.timer);
+    if ("error" in msg) {
+      offer.reject(new SignalingError(msg.error));
+      return true;
+    }
+    try {
+      offer.resolve({ sdp: checkSdp(msg.sdp), call_id: msg.call_id, backend: msg.backend });
+    } catch (err) {
+      offer.reject(err);
+    }
+    return true;
+  }
+
+  /** Abandon every pending offer (on disconnect). */
+  cancel(): void {
+    for (const [id, offer] of this.pending) {
+      clearTimeout(offer.timer);
+      offer.reject(new SignalingError({ status: 0, code: "cancelled", message: "Disconnected" }));
+      this.pending.delete(id);
+    }
+  }
+}
+
+/** What negotiation needs from a peer connection. */
+export interface OfferingPeer {
+  createOffer(): Promise<string>;
+  accept(answerSdp: string): Promise<void>;
+}
+
+/**
+ * Offer, exchange, accept. Any failure of the exchange throws before `accept`, so an HTTP or
+ * kernel error is never handed to setRemoteDescription.
+ */
+export async function negotiate(
+  peer: OfferingPeer,
+  exchange: Exchange,
+  session: Record<string, unknown>,
+): Promise<Answer> {
+  const offer = await peer.createOffer();
+  const answer = await exchange(offer, session);
+  await peer.accept(checkSdp(answer.sdp));
+  return answer;
 }

@@ -1,34 +1,47 @@
-import type { AnyModel, Render } from "@anywidget/types";
-import { ExtensionClient, SignalingError } from "./signaling";
+// The anywidget entry: `initialize` owns the session (one per model, shared by every view),
+// `render` only builds DOM for it. Both return cleanups.
+
+import type { AnyModel, Initialize, Render } from "@anywidget/types";
+import type { WidgetModel } from "./model";
+import { Session } from "./session";
+import { mountUi } from "./ui";
 import "./widget.css";
 
-// biome-ignore lint/complexity/noBannedTypes: the widget has no synced traits yet
-type Model = {};
+const sessions = new Set<Session>();
 
-const render: Render<Model> = ({ el }: { model: AnyModel<Model>; el: HTMLElement }) => {
-  const box = document.createElement("div");
-  box.className = "rtnb-status";
-  box.textContent = "rt_notebook: checking the server…";
-  el.appendChild(box);
-  let alive = true;
-  new ExtensionClient()
-    .status()
-    .then((status) => {
-      if (!alive) return;
-      box.textContent =
-        status.backend === "local"
-          ? `rt_notebook ${status.version}: local backend (no OpenAI key configured)`
-          : `rt_notebook ${status.version}: OpenAI Realtime API`;
-    })
-    .catch((err: unknown) => {
-      if (!alive) return;
-      box.classList.add("rtnb-error");
-      box.textContent = err instanceof SignalingError ? err.message : String(err);
-    });
+/**
+ * Whether two model handles are views of one model. anywidget hands `initialize` and each
+ * `render` a distinct proxy object, but all read the same attributes: an object-valued trait is
+ * the very same object for one model, and a different one for any other model.
+ */
+export function sameModel(a: AnyModel<WidgetModel>, b: AnyModel<WidgetModel>): boolean {
+  if (a === b) return true;
+  const keys = ["session_config", "audio_constraints"] as const;
+  return keys.some((key) => {
+    const value = a.get(key);
+    return typeof value === "object" && value !== null && value === b.get(key);
+  });
+}
+
+const initialize: Initialize<WidgetModel> = ({ model }) => {
+  const session = new Session(model);
+  sessions.add(session);
   return () => {
-    alive = false;
-    box.remove();
+    sessions.delete(session);
+    session.dispose();
   };
 };
 
-export default { render };
+const render: Render<WidgetModel> = ({ model, el }) => {
+  const session = [...sessions].find((s) => sameModel(s.model, model));
+  if (!session) {
+    const note = document.createElement("div");
+    note.className = "rtnb-error";
+    note.textContent = "rt_notebook: this widget's session was not initialized; re-run the cell";
+    el.append(note);
+    return () => note.remove();
+  }
+  return mountUi(el, model, session);
+};
+
+export default { initialize, render };

@@ -1,5 +1,16 @@
-import { describe, expect, it } from "vitest";
-import { ExtensionClient, SignalingError, xsrfToken } from "../signaling";
+import { describe, expect, it, vi } from "vitest";
+import { parseKernelMessage } from "../messages";
+import type { ServerStatus } from "../signaling";
+import {
+  chooseRoute,
+  ExtensionClient,
+  KernelRelay,
+  negotiate,
+  SignalingError,
+  serverExchange,
+  xsrfToken,
+} from "../signaling";
+import { FakeModel, routedFetch, STATUS_LOCAL } from "./fakes";
 
 type Call = { url: string; init: RequestInit };
 
@@ -55,5 +66,183 @@ describe("ExtensionClient.createCall", () => {
   it("refuses a 2xx body that is not an SDP answer", async () => {
     const client = new ExtensionClient("/", fakeFetch(201, { sdp: "<html>", call_id: null }));
     await expect(client.createCall("v=0", {})).rejects.toMatchObject({ code: "bad_answer" });
+  });
+});
+
+describe("chooseRoute", () => {
+  it("auto uses the server when its status answers", async () => {
+    const calls: string[] = [];
+    const client = new ExtensionClient(
+      "/lab/",
+      routedFetch({ status: [200, STATUS_LOCAL] }, calls),
+    );
+    const route = await chooseRoute("auto", client, true);
+    expect(route).toMatchObject({ mode: "server", status: { backend: "local" } });
+    expect(calls).toEqual(["/lab/api/rt-notebook/status"]);
+  });
+
+  it("auto falls back to the kernel on 404, network errors and a missing page config", async () => {
+    const notFound = new ExtensionClient("/", routedFetch({}));
+    expect((await chooseRoute("auto", notFound, true)).mode).toBe("kernel");
+    const down = new ExtensionClient("/", routedFetch({ status: "network" }));
+    expect((await chooseRoute("auto", down, true)).mode).toBe("kernel");
+    const calls: string[] = [];
+    const vscode = new ExtensionClient("/", routedFetch({ status: [200, STATUS_LOCAL] }, calls));
+    expect((await chooseRoute("auto", vscode, false)).mode).toBe("kernel");
+    expect(calls).toEqual([]);
+  });
+
+  it("server mode reports a missing extension instead of falling back", async () => {
+    const client = new ExtensionClient("/", routedFetch({}));
+    await expect(chooseRoute("server", client, true)).rejects.toMatchObject({
+      code: "extension_missing",
+    });
+  });
+
+  it("kernel mode never asks the server", async () => {
+    const calls: string[] = [];
+    const client = new ExtensionClient("/", routedFetch({ status: [200, STATUS_LOCAL] }, calls));
+    expect((await chooseRoute("kernel", client, true)).mode).toBe("kernel");
+    expect(calls).toEqual([]);
+  });
+});
+
+/** A relay wired to a fake model the way the session wires it. */
+function relayOnModel(timeoutMs = 30_000) {
+  const model = new FakeModel();
+  const relay = new KernelRelay((msg) => model.send(msg), timeoutMs);
+  model.on("msg:custom", (msg: unknown) => {
+    const parsed = parseKernelMessage(msg);
+    if (parsed?.kind === "answer") relay.receive(parsed);
+  });
+  return { model, relay };
+}
+
+describe("KernelRelay", () => {
+  it("round-trips an offer through the kernel", async () => {
+    const { model, relay } = relayOnModel();
+    const pending = relay.exchange("v=0 offer", { type: "realtime", model: "gpt-realtime" });
+    const [offer] = model.sentOfKind("offer");
+    expect(offer).toMatchObject({
+      sdp: "v=0 offer",
+      session: { type: "realtime", model: "gpt-realtime" },
+    });
+    expect(typeof offer?.id).toBe("string");
+    model.kernel({
+      kind: "answer",
+      id: "someone-else",
+      sdp: "v=0 wrong",
+      call_id: "x",
+      backend: "openai",
+    });
+    model.kernel({
+      kind: "answer",
+      id: offer?.id,
+      sdp: "v=0 answer",
+      call_id: "rtc_9",
+      backend: "local",
+    });
+    await expect(pending).resolves.toEqual({
+      sdp: "v=0 answer",
+      call_id: "rtc_9",
+      backend: "local",
+    });
+  });
+
+  it("turns an error answer into a SignalingError", async () => {
+    const { model, relay } = relayOnModel();
+    const pending = relay.exchange("v=0", {});
+    const id = model.sentOfKind("offer")[0]?.id;
+    model.kernel({
+      kind: "answer",
+      id,
+      error: { status: 401, code: "openai_key_rejected", message: "bad key" },
+    });
+    await expect(pending).rejects.toMatchObject({
+      code: "openai_key_rejected",
+      message: "bad key",
+    });
+  });
+
+  it("times out when the kernel never answers", async () => {
+    vi.useFakeTimers();
+    try {
+      const { relay } = relayOnModel(30_000);
+      const pending = relay.exchange("v=0", {});
+      const outcome = pending.catch((e: unknown) => e);
+      vi.advanceTimersByTime(30_000);
+      expect(await outcome).toMatchObject({ code: "kernel_timeout" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("negotiate", () => {
+  function fakePeer() {
+    const accepted: string[] = [];
+    return {
+      accepted,
+      createOffer: async () => "v=0\r\noffer",
+      accept: async (sdp: string) => {
+        accepted.push(sdp);
+      },
+    };
+  }
+
+  it("hands a good answer to the peer", async () => {
+    const peer = fakePeer();
+    const exchange = async () => ({
+      sdp: "v=0\r\nanswer",
+      call_id: "rtc_1",
+      backend: "openai" as const,
+    });
+    await expect(negotiate(peer, exchange, {})).resolves.toMatchObject({ call_id: "rtc_1" });
+    expect(peer.accepted).toEqual(["v=0\r\nanswer"]);
+  });
+
+  it("refuses an exchange result that is not SDP", async () => {
+    const peer = fakePeer();
+    const exchange = async () => ({ sdp: "<html>login</html>", call_id: "", backend: "" as const });
+    await expect(negotiate(peer, exchange, {})).rejects.toMatchObject({ code: "bad_answer" });
+    expect(peer.accepted).toEqual([]);
+  });
+
+  it("never feeds an HTTP error to setRemoteDescription", async () => {
+    const peer = fakePeer();
+    const error = { error: { code: "openai_quota_exceeded", message: "quota" } };
+    const client = new ExtensionClient("/", routedFetch({ calls: [429, error] }));
+    const exchange = serverExchange(client, STATUS_LOCAL as ServerStatus);
+    await expect(negotiate(peer, exchange, {})).rejects.toMatchObject({
+      code: "openai_quota_exceeded",
+    });
+    expect(peer.accepted).toEqual([]);
+  });
+
+  it("never feeds a kernel error or a non-SDP answer to setRemoteDescription", async () => {
+    const { model, relay } = relayOnModel();
+    const peer = fakePeer();
+    const failing = negotiate(peer, relay.exchange, {});
+    await vi.waitFor(() => expect(model.sentOfKind("offer")).toHaveLength(1));
+    const first = model.sentOfKind("offer")[0]?.id;
+    model.kernel({
+      kind: "answer",
+      id: first,
+      error: { status: 400, code: "invalid_session", message: "m" },
+    });
+    await expect(failing).rejects.toMatchObject({ code: "invalid_session" });
+
+    const garbage = negotiate(peer, relay.exchange, {});
+    await vi.waitFor(() => expect(model.sentOfKind("offer")).toHaveLength(2));
+    const second = model.sentOfKind("offer")[1]?.id;
+    model.kernel({
+      kind: "answer",
+      id: second,
+      sdp: "<html>oops</html>",
+      call_id: "",
+      backend: "",
+    });
+    await expect(garbage).rejects.toMatchObject({ code: "bad_answer" });
+    expect(peer.accepted).toEqual([]);
   });
 });

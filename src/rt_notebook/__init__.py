@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import RealtimeError
-from .session_config import SessionConfigError, validate_session
+from .session_config import SessionConfigError, compose_session, validate_session
 
-__all__ = ["RealtimeError", "SessionConfigError", "__version__", "validate_session"]
+if TYPE_CHECKING:
+    from .events import RealtimeEvent
+    from .session import RealtimeSession
+    from .tools import FunctionTool, function_tool
+    from .transcript import Transcript, Turn
+
+__all__ = [
+    "FunctionTool",
+    "RealtimeError",
+    "RealtimeEvent",
+    "RealtimeSession",
+    "SessionConfigError",
+    "Transcript",
+    "Turn",
+    "__version__",
+    "compose_session",
+    "function_tool",
+    "validate_session",
+]
+
+# The kernel-side API loads on first use, so the server extension never imports the widget.
+_LAZY = {
+    "RealtimeSession": "session",
+    "RealtimeEvent": "events",
+    "FunctionTool": "tools",
+    "function_tool": "tools",
+    "Transcript": "transcript",
+    "Turn": "transcript",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'rt_notebook' has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

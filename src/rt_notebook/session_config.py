@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 __all__ = [
     "VOICES",
     "SessionConfigError",
+    "apply_update",
+    "compose_session",
     "deep_merge",
     "merge_layers",
     "prepare_session",
@@ -405,3 +407,70 @@ def prepare_session(
                 "session.model",
             )
     return session
+
+
+def apply_update(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``session.update`` semantics: present fields replace, except that ``audio.input`` and
+    ``audio.output`` merge field by field (so changing the voice keeps the input settings)."""
+    merged = copy.deepcopy(dict(current))
+    for key, value in update.items():
+        if key == "audio" and isinstance(value, Mapping):
+            audio = merged.setdefault("audio", {})
+            for side, fields in value.items():
+                if isinstance(fields, Mapping) and isinstance(audio.get(side), dict):
+                    audio[side].update(copy.deepcopy(dict(fields)))
+                else:
+                    audio[side] = copy.deepcopy(fields)
+        elif key != "type":
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+_UNSET: Any = object()
+
+
+def compose_session(
+    *,
+    model: str | None = None,
+    voice: str | Mapping[str, Any] | None = None,
+    instructions: str | None = None,
+    transcription: str | Mapping[str, Any] | None = _UNSET,
+    turn_detection: str | Mapping[str, Any] | None = _UNSET,
+    session: Mapping[str, Any] | None = None,
+    partial: bool = False,
+) -> dict[str, Any]:
+    """A GA session from convenience keywords, with ``session`` (any GA fields) on top.
+
+    ``transcription`` is a model name, a full config, or ``None`` to switch it off;
+    ``turn_detection`` is ``"server_vad"``, ``"semantic_vad"``, a full config, or ``None`` for
+    manual turns (push-to-talk). With ``partial``, the result is a ``session.update`` body
+    holding only what was given.
+    """
+    composed: dict[str, Any] = {} if partial else {"type": "realtime"}
+    if model is not None:
+        composed["model"] = model
+    if instructions is not None:
+        composed["instructions"] = instructions
+    audio_in: dict[str, Any] = {}
+    if transcription is not _UNSET:
+        audio_in["transcription"] = (
+            {"model": transcription} if isinstance(transcription, str) else transcription
+        )
+    if turn_detection is not _UNSET:
+        audio_in["turn_detection"] = (
+            {"type": turn_detection} if isinstance(turn_detection, str) else turn_detection
+        )
+    if audio_in:
+        composed["audio"] = {"input": audio_in}
+    if voice is not None:
+        composed.setdefault("audio", {})["output"] = {"voice": voice}
+    if session:
+        if "session" in session:
+            validate_session(session)  # raises the "send the session object itself" error
+        composed = (
+            apply_update(composed, dict(session)) if partial else merge_layers(composed, session)
+        )
+    checked = validate_session(composed)
+    if partial and "type" not in composed:
+        checked.pop("type")
+    return checked

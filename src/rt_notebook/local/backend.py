@@ -11,8 +11,8 @@ from typing import Any
 
 from ..errors import RealtimeError
 from ..openai_http import CallAnswer
-from ..session_config import SessionConfigError, validate_session
-from .engine import SessionEngine, Transport, apply_session_update, default_session, new_id
+from ..session_config import SessionConfigError, apply_update, validate_session
+from .engine import SessionEngine, Transport, default_session, new_id
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
@@ -136,7 +136,7 @@ class LocalRealtime:
         except SessionConfigError as exc:
             raise RealtimeError(400, "invalid_value", exc.message, param=exc.param) from None
         base = default_session(update.get("model") or self.options.model)
-        return apply_session_update(base, update)
+        return apply_update(base, update)
 
     def secret_session(self, key: str) -> dict[str, Any]:
         """The session bound to an ephemeral key; 401 when unknown or expired."""

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..session_config import SessionConfigError, validate_session
+from ..session_config import SessionConfigError, apply_update, validate_session
 from .audio import SAMPLE_RATE, duration_ms, from_pcm16, rms, to_pcm16
 from .g711 import decode as g711_decode
 from .g711 import encode as g711_encode
@@ -98,22 +98,6 @@ def default_session(model: str = "gpt-realtime") -> dict[str, Any]:
             "output": {"format": dict(_PCM), "voice": "marin", "speed": 1.0},
         },
     }
-
-
-def apply_session_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """A partial update: present fields replace; ``audio.input``/``audio.output`` merge by field."""
-    merged = copy.deepcopy(current)
-    for key, value in update.items():
-        if key == "audio" and isinstance(value, dict):
-            audio = merged.setdefault("audio", {})
-            for side, fields_ in value.items():
-                if isinstance(fields_, dict):
-                    audio.setdefault(side, {}).update(copy.deepcopy(fields_))
-                else:
-                    audio[side] = fields_
-        elif key != "type":
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 class ClientError(Exception):
@@ -325,7 +309,7 @@ class SessionEngine:
                 "The voice cannot be changed after the assistant has produced audio.",
                 "session.audio.output.voice",
             )
-        self.session = apply_session_update(self.session, update)
+        self.session = apply_update(self.session, update)
         self._detector.update(self._turn_detection())
         self._emit("session.updated", session=self._public_session())
 

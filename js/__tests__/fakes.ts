@@ -1,0 +1,172 @@
+// Test doubles: an anywidget model with a scriptable kernel side, and a peer without WebRTC.
+
+import type { AnyModel } from "@anywidget/types";
+import type { ClientEvent, ServerEvent } from "../messages";
+import type { WidgetModel } from "../model";
+import type { Levels, PeerLike, PeerOptions } from "../peer";
+
+type Handler = (...args: unknown[]) => void;
+
+export class FakeModel {
+  attrs: Partial<WidgetModel>;
+  /** Everything the widget sent to the kernel. */
+  sent: Record<string, unknown>[] = [];
+  saves = 0;
+  private readonly handlers = new Map<string, Set<Handler>>();
+
+  constructor(attrs: Partial<WidgetModel> = {}) {
+    this.attrs = {
+      session_config: { type: "realtime" },
+      signaling: "kernel",
+      status: "idle",
+      error: null,
+      backend: "",
+      call_id: "",
+      muted: false,
+      push_to_talk: false,
+      mic_device_id: "",
+      audio_constraints: {},
+      ...attrs,
+    };
+  }
+
+  get<K extends keyof WidgetModel>(key: K): WidgetModel[K] {
+    return this.attrs[key] as WidgetModel[K];
+  }
+
+  set<K extends keyof WidgetModel>(key: K, value: WidgetModel[K]): void {
+    const old = this.attrs[key];
+    this.attrs[key] = value;
+    if (JSON.stringify(old) !== JSON.stringify(value)) this.emit(`change:${key}`);
+  }
+
+  save_changes(): void {
+    this.saves += 1;
+  }
+
+  send(content: Record<string, unknown>): void {
+    this.sent.push(content);
+  }
+
+  on(name: string, callback: Handler): void {
+    const set = this.handlers.get(name) ?? new Set();
+    set.add(callback);
+    this.handlers.set(name, set);
+  }
+
+  off(name?: string | null, callback?: Handler | null): void {
+    if (name && callback) this.handlers.get(name)?.delete(callback);
+  }
+
+  listenerCount(): number {
+    let n = 0;
+    for (const set of this.handlers.values()) n += set.size;
+    return n;
+  }
+
+  emit(name: string, ...args: unknown[]): void {
+    for (const handler of [...(this.handlers.get(name) ?? [])]) handler(...args);
+  }
+
+  /** A custom message from the kernel. */
+  kernel(msg: unknown, buffers: DataView[] = []): void {
+    this.emit("msg:custom", msg, buffers);
+  }
+
+  sentOfKind(kind: string): Record<string, unknown>[] {
+    return this.sent.filter((m) => m.kind === kind);
+  }
+
+  asModel(): AnyModel<WidgetModel> {
+    return this as unknown as AnyModel<WidgetModel>;
+  }
+}
+
+export class FakePeer implements PeerLike {
+  readonly options: PeerOptions;
+  /** Events that went out on the (fake) open channel, in order. */
+  readonly wire: ClientEvent[] = [];
+  readonly accepted: string[] = [];
+  micEnabled = true;
+  closed = false;
+  channelOpen = false;
+  private queue: ClientEvent[] = [];
+
+  constructor(options: PeerOptions) {
+    this.options = options;
+  }
+
+  async createOffer(): Promise<string> {
+    return "v=0\r\noffer\r\n";
+  }
+
+  async accept(answerSdp: string): Promise<void> {
+    this.accepted.push(answerSdp);
+  }
+
+  send(event: ClientEvent): void {
+    if (this.closed) return;
+    if (!this.channelOpen) {
+      this.queue.push(event);
+      return;
+    }
+    this.wire.push(event);
+    this.options.onEntry({ dir: "client", t: Date.now(), event });
+  }
+
+  open(): void {
+    this.channelOpen = true;
+    const queued = this.queue;
+    this.queue = [];
+    for (const event of queued) this.send(event);
+  }
+
+  /** An event from the server on the channel. */
+  receive(event: ServerEvent): void {
+    this.options.onEntry({ dir: "server", t: Date.now(), event });
+  }
+
+  setMicEnabled(enabled: boolean): void {
+    this.micEnabled = enabled;
+  }
+
+  async switchMic(): Promise<void> {}
+
+  async enableSound(): Promise<boolean> {
+    return true;
+  }
+
+  levels(): Levels {
+    return { input: 0, output: 0 };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** A fetch that answers from a table of path suffix → [status, body], or throws for "network". */
+export function routedFetch(
+  routes: Record<string, [number, unknown] | "network">,
+  calls: string[] = [],
+): typeof fetch {
+  return (async (url: string) => {
+    calls.push(url);
+    const match = Object.entries(routes).find(([suffix]) => url.endsWith(suffix));
+    if (!match) return new Response("not found", { status: 404 });
+    const route = match[1];
+    if (route === "network") throw new TypeError("Failed to fetch");
+    const [status, body] = route;
+    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
+  }) as unknown as typeof fetch;
+}
+
+export const STATUS_LOCAL = {
+  backend: "local",
+  backend_setting: "auto",
+  key_configured: false,
+  allowed_models: [],
+  session_defaults: {},
+  overridden_fields: [],
+  version: "0.1.0",
+};

@@ -1,0 +1,342 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { EventEntry } from "../messages";
+import type { WidgetModel } from "../model";
+import type { PeerOptions } from "../peer";
+import type { SessionDeps } from "../session";
+import { Session } from "../session";
+import { ExtensionClient } from "../signaling";
+import { FakeModel, FakePeer, routedFetch, STATUS_LOCAL } from "./fakes";
+
+interface Harness {
+  model: FakeModel;
+  session: Session;
+  peers: FakePeer[];
+  statuses: string[];
+  peer(): FakePeer;
+}
+
+function harness(
+  attrs: Partial<WidgetModel> = {},
+  overrides: Partial<SessionDeps> = {},
+  routes: Parameters<typeof routedFetch>[0] = {},
+): Harness {
+  const model = new FakeModel(attrs);
+  const peers: FakePeer[] = [];
+  const statuses: string[] = [];
+  model.on("change:status", () => statuses.push(String(model.attrs.status)));
+  const deps: SessionDeps = {
+    openPeer: async (options: PeerOptions) => {
+      const peer = new FakePeer(options);
+      peers.push(peer);
+      return peer;
+    },
+    client: new ExtensionClient("/", routedFetch(routes)),
+    pageConfig: () => true,
+    secureContext: () => true,
+    ...overrides,
+  };
+  const session = new Session(model.asModel(), deps);
+  const peer = () => {
+    const p = peers.at(-1);
+    if (!p) throw new Error("no peer yet");
+    return p;
+  };
+  return { model, session, peers, statuses, peer };
+}
+
+/** Connect through the kernel relay and answer the offer like the kernel would. */
+async function connectViaKernel(h: Harness, answer: Record<string, unknown> = {}) {
+  const done = h.session.connect();
+  await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
+  const offer = h.model.sentOfKind("offer")[0] ?? {};
+  h.model.kernel({
+    kind: "answer",
+    id: offer.id,
+    sdp: "v=0\r\nanswer",
+    call_id: "rtc_abc",
+    backend: "local",
+    ...answer,
+  });
+  await done;
+  return offer;
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe("Session over kernel signaling", () => {
+  it("is connected only after session.created, and writes status, backend and call_id", async () => {
+    const h = harness({ session_config: { type: "realtime", instructions: "hi" } });
+    const offer = await connectViaKernel(h);
+    expect(offer).toMatchObject({ sdp: "v=0\r\noffer\r\n", session: { instructions: "hi" } });
+    expect(h.peer().accepted).toEqual(["v=0\r\nanswer"]);
+    expect(h.model.attrs).toMatchObject({
+      status: "connecting",
+      backend: "local",
+      call_id: "rtc_abc",
+    });
+    h.peer().open();
+    h.peer().options.onIceState("connected");
+    h.peer().receive({ type: "rate_limits.updated", event_id: "e0", rate_limits: [] });
+    expect(h.model.attrs.status).toBe("connecting");
+    h.peer().receive({ type: "session.created", event_id: "e1", session: {} });
+    expect(h.model.attrs.status).toBe("connected");
+    expect(h.statuses).toEqual(["connecting", "connected"]);
+    expect(h.model.saves).toBeGreaterThan(0);
+  });
+
+  it("forwards every channel event to the kernel in order, batched", async () => {
+    const h = harness();
+    await connectViaKernel(h);
+    h.peer().open();
+    h.peer().receive({ type: "session.created" });
+    h.model.kernel({ kind: "send", event: { type: "response.create" } });
+    for (let i = 0; i < 3; i++) {
+      h.peer().receive({ type: "response.output_text.delta", item_id: "a", delta: String(i) });
+    }
+    await vi.waitFor(() => expect(h.model.sentOfKind("events").length).toBeGreaterThan(0));
+    const entries = h.model.sentOfKind("events").flatMap((m) => m.batch as EventEntry[]);
+    expect(entries.map((e) => [e.dir, e.event.type])).toEqual([
+      ["server", "session.created"],
+      ["client", "response.create"],
+      ["server", "response.output_text.delta"],
+      ["server", "response.output_text.delta"],
+      ["server", "response.output_text.delta"],
+    ]);
+    expect(h.session.transcript.turns).toEqual([
+      { id: "a", role: "assistant", text: "012", final: false },
+    ]);
+  });
+
+  it("shows an error answer with its fix and never accepts it", async () => {
+    const h = harness();
+    const done = h.session.connect();
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
+    h.model.kernel({
+      kind: "answer",
+      id: h.model.sentOfKind("offer")[0]?.id,
+      error: { status: 400, code: "invalid_session", message: "bad voice", param: "session.voice" },
+    });
+    await done;
+    expect(h.peer().accepted).toEqual([]);
+    expect(h.peer().closed).toBe(true);
+    expect(h.model.attrs.status).toBe("error");
+    expect(h.model.attrs.error).toMatchObject({
+      code: "invalid_session",
+      message: "bad voice (session.voice)",
+    });
+    expect(h.model.attrs.error?.fix).toContain("session.voice");
+  });
+
+  it("times out when the kernel does not answer", async () => {
+    const h = harness({}, { relayTimeoutMs: 1000 });
+    vi.useFakeTimers();
+    const done = h.session.connect();
+    await vi.advanceTimersByTimeAsync(1000);
+    await done;
+    expect(h.model.attrs.error?.code).toBe("kernel_timeout");
+    expect(h.model.attrs.status).toBe("error");
+  });
+});
+
+describe("Session signaling choice", () => {
+  it("uses the server in auto mode when the extension answers", async () => {
+    const h = harness(
+      { signaling: "auto" },
+      {},
+      {
+        status: [200, STATUS_LOCAL],
+        calls: [201, { sdp: "v=0\r\nsrv", call_id: "rtc_s", session: {} }],
+      },
+    );
+    await h.session.connect();
+    expect(h.model.sentOfKind("offer")).toEqual([]);
+    expect(h.peer().accepted).toEqual(["v=0\r\nsrv"]);
+    expect(h.model.attrs).toMatchObject({
+      backend: "local",
+      call_id: "rtc_s",
+      status: "connecting",
+    });
+  });
+
+  it("falls back to the kernel in auto mode when the extension is missing", async () => {
+    const h = harness({ signaling: "auto" });
+    await connectViaKernel(h);
+    expect(h.peer().accepted).toEqual(["v=0\r\nanswer"]);
+  });
+
+  it("reports a missing extension in server mode", async () => {
+    const h = harness({ signaling: "server" });
+    await h.session.connect();
+    expect(h.peers).toEqual([]);
+    expect(h.model.attrs.error).toMatchObject({ code: "extension_missing" });
+    expect(h.model.attrs.error?.fix).toMatch(/jupyter server extension enable/);
+  });
+});
+
+describe("Session errors before signaling", () => {
+  it("maps a denied microphone", async () => {
+    const h = harness(
+      {},
+      { openPeer: () => Promise.reject(new DOMException("denied", "NotAllowedError")) },
+    );
+    await h.session.connect();
+    expect(h.model.attrs.status).toBe("error");
+    expect(h.model.attrs.error).toMatchObject({ code: "mic_denied" });
+    expect(h.model.sentOfKind("offer")).toEqual([]);
+  });
+
+  it("refuses an insecure page before asking for the microphone", async () => {
+    const h = harness({}, { secureContext: () => false });
+    await h.session.connect();
+    expect(h.peers).toEqual([]);
+    expect(h.model.attrs.error).toMatchObject({ code: "insecure_context" });
+  });
+
+  it("can connect again after an error, and clears the error", async () => {
+    let denied = true;
+    const h = harness(
+      {},
+      {
+        openPeer: async (options) => {
+          if (denied) throw new DOMException("denied", "NotAllowedError");
+          return new FakePeer(options);
+        },
+      },
+    );
+    await h.session.connect();
+    expect(h.model.attrs.status).toBe("error");
+    denied = false;
+    const again = h.session.connect();
+    expect(h.model.attrs.error).toBeNull();
+    expect(h.model.attrs.status).toBe("connecting");
+    h.session.disconnect();
+    await again;
+    expect(h.model.attrs.status).toBe("closed");
+  });
+});
+
+describe("Session kernel messages", () => {
+  it("queues sends until the channel opens, applying the binary rule", async () => {
+    const h = harness();
+    h.model.kernel(
+      {
+        kind: "send",
+        event: { type: "conversation.item.create", item: { content: [{ type: "input_image" }] } },
+        binary: { path: ["item", "content", 0, "image_url"], mime: "image/png" },
+      },
+      [new DataView(new Uint8Array([1, 2, 3]).buffer)],
+    );
+    h.model.kernel({ kind: "send", event: { type: "response.create" } });
+    h.model.kernel({ kind: "connect" });
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
+    expect(h.peer().wire).toEqual([]);
+    h.peer().open();
+    expect(h.peer().wire).toEqual([
+      {
+        type: "conversation.item.create",
+        item: { content: [{ type: "input_image", image_url: "data:image/png;base64,AQID" }] },
+      },
+      { type: "response.create" },
+    ]);
+  });
+
+  it("reports a binary send without a buffer", () => {
+    const h = harness();
+    h.model.kernel({ kind: "send", event: { type: "x" }, binary: { path: ["a"], mime: "m/n" } });
+    expect(h.model.attrs.error?.code).toBe("send_failed");
+  });
+
+  it("disconnects on request: closed status, peer closed, events flushed, call_id cleared", async () => {
+    const h = harness();
+    await connectViaKernel(h);
+    h.peer().open();
+    h.peer().receive({ type: "session.created" });
+    h.model.kernel({ kind: "disconnect" });
+    expect(h.model.attrs).toMatchObject({ status: "closed", call_id: "" });
+    expect(h.peer().closed).toBe(true);
+    const entries = h.model.sentOfKind("events").flatMap((m) => m.batch as EventEntry[]);
+    expect(entries.map((e) => e.event.type)).toEqual(["session.created"]);
+  });
+
+  it("removes every model listener on dispose", () => {
+    const h = harness();
+    const before = h.model.listenerCount();
+    h.session.dispose();
+    expect(h.model.listenerCount()).toBe(before - 4);
+  });
+});
+
+describe("Session push-to-talk and mute", () => {
+  async function connected(attrs: Partial<WidgetModel>) {
+    const h = harness(attrs);
+    await connectViaKernel(h);
+    h.peer().open();
+    h.peer().receive({ type: "session.created" });
+    return h;
+  }
+
+  it("interrupts a playing response on press, and commits on release", async () => {
+    const h = await connected({ push_to_talk: true });
+    expect(h.peer().micEnabled).toBe(false);
+    h.peer().receive({ type: "response.created" });
+    h.peer().receive({ type: "output_audio_buffer.started" });
+    h.session.pttPress();
+    expect(h.peer().micEnabled).toBe(true);
+    h.session.pttPress(); // a repeat while held does nothing
+    h.session.pttRelease();
+    expect(h.peer().micEnabled).toBe(false);
+    expect(h.peer().wire.map((e) => e.type)).toEqual([
+      "response.cancel",
+      "output_audio_buffer.clear",
+      "input_audio_buffer.clear",
+      "input_audio_buffer.commit",
+      "response.create",
+    ]);
+  });
+
+  it("ignores the push-to-talk button when push_to_talk is off", async () => {
+    const h = await connected({ push_to_talk: false });
+    h.session.pttPress();
+    h.session.pttRelease();
+    expect(h.peer().wire).toEqual([]);
+    expect(h.peer().micEnabled).toBe(true);
+  });
+
+  it("mutes the track from the trait, either side", async () => {
+    const h = await connected({});
+    h.session.setMuted(true);
+    expect(h.model.attrs.muted).toBe(true);
+    expect(h.peer().micEnabled).toBe(false);
+    h.model.set("muted", false); // as if Python wrote it
+    expect(h.peer().micEnabled).toBe(true);
+  });
+});
+
+describe("Session connection loss", () => {
+  it("survives a short ICE drop and gives up after the grace period", async () => {
+    const h = harness({}, { graceMs: 5000 });
+    await connectViaKernel(h);
+    h.peer().open();
+    h.peer().receive({ type: "session.created" });
+    vi.useFakeTimers();
+    h.peer().options.onIceState("disconnected");
+    expect(h.model.attrs.status).toBe("interrupted");
+    h.peer().options.onIceState("connected");
+    expect(h.model.attrs.status).toBe("connected");
+    h.peer().options.onIceState("disconnected");
+    vi.advanceTimersByTime(5000);
+    expect(h.model.attrs.status).toBe("error");
+    expect(h.model.attrs.error?.code).toBe("connection_lost");
+    expect(h.peer().closed).toBe(true);
+  });
+
+  it("errors when session.created never arrives", async () => {
+    vi.useFakeTimers();
+    const h = harness({}, { sessionTimeoutMs: 2000 });
+    await connectViaKernel(h);
+    vi.advanceTimersByTime(1999);
+    expect(h.model.attrs.status).toBe("connecting");
+    vi.advanceTimersByTime(1);
+    expect(h.model.attrs.error?.code).toBe("session_timeout");
+  });
+});

@@ -1,0 +1,153 @@
+// Custom messages between widget and kernel (each has a `kind`), and the few GA realtime event
+// shapes the widget reads. The realtime payloads keep their own `type`.
+
+import type { Backend } from "./model";
+
+/** Any realtime event on the `oai-events` channel, in either direction. */
+export interface RealtimeEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+export type ClientEvent = RealtimeEvent;
+export type ServerEvent = RealtimeEvent;
+
+/** One entry of the `events` batch: who sent it, when (browser epoch ms), and what. */
+export interface EventEntry {
+  dir: "server" | "client";
+  t: number;
+  event: RealtimeEvent;
+}
+
+/** Where `send.binary` puts its data URL: keys and indices into `event`. */
+export interface BinaryTarget {
+  path: (string | number)[];
+  mime: string;
+}
+
+export interface AnswerError {
+  status: number;
+  code: string;
+  message: string;
+  param?: string;
+}
+
+// kernel → widget
+
+export type KernelMessage =
+  | { kind: "connect" }
+  | { kind: "disconnect" }
+  | { kind: "send"; event: ClientEvent; binary?: BinaryTarget }
+  | AnswerMessage;
+
+export type AnswerMessage =
+  | { kind: "answer"; id: string; sdp: string; call_id: string; backend: Backend }
+  | { kind: "answer"; id: string; error: AnswerError };
+
+// widget → kernel
+
+export type WidgetMessage =
+  | { kind: "events"; batch: EventEntry[] }
+  | { kind: "offer"; id: string; sdp: string; session: Record<string, unknown> };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function isRealtimeEvent(value: unknown): value is RealtimeEvent {
+  return isObject(value) && typeof value.type === "string";
+}
+
+function parseBinary(value: unknown): BinaryTarget | null {
+  if (!isObject(value) || typeof value.mime !== "string" || !Array.isArray(value.path)) {
+    return null;
+  }
+  const path = value.path.filter((k) => typeof k === "string" || typeof k === "number");
+  return path.length === value.path.length && path.length > 0 ? { path, mime: value.mime } : null;
+}
+
+function parseAnswerError(value: unknown): AnswerError {
+  const error = isObject(value) ? value : {};
+  return {
+    status: typeof error.status === "number" ? error.status : 0,
+    code: typeof error.code === "string" ? error.code : "error",
+    message: typeof error.message === "string" ? error.message : "The kernel refused the offer",
+    ...(typeof error.param === "string" ? { param: error.param } : {}),
+  };
+}
+
+/** A kernel message, checked; `null` for anything malformed or unknown (ignored, never thrown). */
+export function parseKernelMessage(msg: unknown): KernelMessage | null {
+  if (!isObject(msg)) return null;
+  switch (msg.kind) {
+    case "connect":
+    case "disconnect":
+      return { kind: msg.kind };
+    case "send": {
+      if (!isRealtimeEvent(msg.event)) return null;
+      if (msg.binary === undefined || msg.binary === null)
+        return { kind: "send", event: msg.event };
+      const binary = parseBinary(msg.binary);
+      return binary ? { kind: "send", event: msg.event, binary } : null;
+    }
+    case "answer": {
+      if (typeof msg.id !== "string") return null;
+      if (msg.error !== undefined && msg.error !== null) {
+        return { kind: "answer", id: msg.id, error: parseAnswerError(msg.error) };
+      }
+      if (typeof msg.sdp !== "string") {
+        return { kind: "answer", id: msg.id, error: parseAnswerError({ code: "bad_answer" }) };
+      }
+      const backend = msg.backend === "local" || msg.backend === "openai" ? msg.backend : "";
+      const callId = typeof msg.call_id === "string" ? msg.call_id : "";
+      return { kind: "answer", id: msg.id, sdp: msg.sdp, call_id: callId, backend };
+    }
+    default:
+      return null;
+  }
+}
+
+/** Standard base64 of some bytes (chunked so large images do not overflow the call stack). */
+export function base64(bytes: Uint8Array): string {
+  let binary = "";
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  }
+  return btoa(binary);
+}
+
+function asBytes(buffer: DataView | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
+ * The `send` + `binary` rule: a copy of `event` with `data:<mime>;base64,…` of the buffer's bytes
+ * written at `path`. Missing containers along the path are created (an array when the next key
+ * is a number); a path through a non-container throws.
+ */
+export function withDataUrl(
+  event: ClientEvent,
+  binary: BinaryTarget,
+  buffer: DataView | ArrayBuffer | ArrayBufferView,
+): ClientEvent {
+  const url = `data:${binary.mime};base64,${base64(asBytes(buffer))}`;
+  const copy = structuredClone(event);
+  let node: Record<string | number, unknown> = copy;
+  binary.path.forEach((key, i) => {
+    if (i === binary.path.length - 1) {
+      node[key] = url;
+      return;
+    }
+    if (node[key] === undefined || node[key] === null) {
+      node[key] = typeof binary.path[i + 1] === "number" ? [] : {};
+    }
+    const next = node[key];
+    if (typeof next !== "object" || next === null) {
+      throw new TypeError(`binary.path ${JSON.stringify(binary.path)} crosses a non-object`);
+    }
+    node = next as Record<string | number, unknown>;
+  });
+  return copy;
+}

@@ -1,0 +1,256 @@
+// The WebRTC side of a call: microphone track, remote audio, and the `oai-events` data channel.
+// No DOM here except the (detached) <audio> element that plays the model's voice.
+
+import type { ClientEvent, EventEntry } from "./messages";
+import { isRealtimeEvent } from "./messages";
+import type { AudioConstraints } from "./model";
+
+/** Browser epoch time in ms, the `t` of every event entry. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Root mean square of audio samples in [-1, 1]. */
+export function rms(samples: Float32Array): number {
+  if (samples.length === 0) return 0;
+  let sum = 0;
+  for (const s of samples) sum += s * s;
+  return Math.sqrt(sum / samples.length);
+}
+
+export interface Levels {
+  input: number;
+  output: number;
+}
+
+export interface PeerOptions {
+  audio: AudioConstraints;
+  deviceId: string;
+  /** Every event sent or received on the channel, in channel order. */
+  onEntry: (entry: EventEntry) => void;
+  onIceState: (state: RTCIceConnectionState) => void;
+  /** The channel closed without us closing it (remote hang-up or transport loss). */
+  onChannelClose: () => void;
+  /** `true` when the browser refused to autoplay the model's audio. */
+  onSoundBlocked: (blocked: boolean) => void;
+  /** An event could not be sent (e.g. larger than the channel's message limit). */
+  onSendError: (event: ClientEvent, error: unknown) => void;
+}
+
+/** What the session needs from a peer; tests substitute a fake. */
+export interface PeerLike {
+  createOffer(): Promise<string>;
+  accept(answerSdp: string): Promise<void>;
+  send(event: ClientEvent): void;
+  setMicEnabled(enabled: boolean): void;
+  switchMic(deviceId: string): Promise<void>;
+  enableSound(): Promise<boolean>;
+  levels(): Levels;
+  close(): void;
+}
+
+export function micConstraints(audio: AudioConstraints, deviceId: string): MediaTrackConstraints {
+  return {
+    echoCancellation: audio.echoCancellation ?? true,
+    noiseSuppression: audio.noiseSuppression ?? true,
+    autoGainControl: audio.autoGainControl ?? true,
+    ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
+  };
+}
+
+class Meter {
+  private readonly analyser: AnalyserNode;
+  private readonly source: MediaStreamAudioSourceNode;
+  private readonly buffer: Float32Array<ArrayBuffer>;
+
+  constructor(ctx: AudioContext, stream: MediaStream) {
+    this.source = ctx.createMediaStreamSource(stream);
+    this.analyser = ctx.createAnalyser();
+    this.analyser.fftSize = 1024;
+    this.buffer = new Float32Array(this.analyser.fftSize);
+    this.source.connect(this.analyser); // not to the destination: the <audio> element plays
+  }
+
+  level(): number {
+    this.analyser.getFloatTimeDomainData(this.buffer);
+    return rms(this.buffer);
+  }
+
+  disconnect(): void {
+    this.source.disconnect();
+  }
+}
+
+export class Peer implements PeerLike {
+  private readonly pc: RTCPeerConnection;
+  private readonly channel: RTCDataChannel;
+  private readonly audio: HTMLAudioElement;
+  private readonly ctx: AudioContext | null;
+  private readonly options: PeerOptions;
+  private mic: MediaStream;
+  private micEnabled = true;
+  private queue: ClientEvent[] = [];
+  private inMeter: Meter | null = null;
+  private outMeter: Meter | null = null;
+  private closed = false;
+
+  /** Ask for the microphone, then build the connection. getUserMedia errors propagate as-is. */
+  static async open(options: PeerOptions): Promise<Peer> {
+    const mic = await navigator.mediaDevices.getUserMedia({
+      audio: micConstraints(options.audio, options.deviceId),
+    });
+    return new Peer(options, mic);
+  }
+
+  private constructor(options: PeerOptions, mic: MediaStream) {
+    this.options = options;
+    this.mic = mic;
+    this.pc = new RTCPeerConnection();
+    const track = mic.getAudioTracks()[0];
+    if (track) this.pc.addTrack(track, mic);
+    // The channel must exist before createOffer so the offer carries an SCTP section.
+    this.channel = this.pc.createDataChannel("oai-events");
+    this.channel.onopen = () => this.flushQueue();
+    this.channel.onmessage = (e: MessageEvent) => this.receive(e.data);
+    this.channel.onclose = () => {
+      if (!this.closed) options.onChannelClose();
+    };
+    this.pc.oniceconnectionstatechange = () => {
+      if (!this.closed) options.onIceState(this.pc.iceConnectionState);
+    };
+
+    this.audio = document.createElement("audio");
+    this.audio.autoplay = true;
+    this.ctx = typeof AudioContext === "function" ? new AudioContext() : null;
+    if (this.ctx) {
+      this.ctx.resume().catch(() => undefined);
+      this.inMeter = new Meter(this.ctx, mic);
+    }
+    this.pc.ontrack = (e: RTCTrackEvent) => {
+      const stream = e.streams[0] ?? new MediaStream([e.track]);
+      // Chrome only pulls remote audio that a media element consumes; the analyser also reads it.
+      this.audio.srcObject = stream;
+      this.play();
+      if (this.ctx) {
+        this.outMeter?.disconnect();
+        this.outMeter = new Meter(this.ctx, stream);
+      }
+    };
+  }
+
+  async createOffer(): Promise<string> {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
+    return offer.sdp ?? "";
+  }
+
+  async accept(answerSdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: "answer", sdp: answerSdp });
+  }
+
+  /** Send a client event now, or once the channel opens. */
+  send(event: ClientEvent): void {
+    if (this.closed) return;
+    if (this.channel.readyState === "open") this.sendNow(event);
+    else this.queue.push(event);
+  }
+
+  setMicEnabled(enabled: boolean): void {
+    this.micEnabled = enabled;
+    for (const track of this.mic.getAudioTracks()) track.enabled = enabled;
+  }
+
+  async switchMic(deviceId: string): Promise<void> {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: micConstraints(this.options.audio, deviceId),
+    });
+    const track = stream.getAudioTracks()[0];
+    if (this.closed || !track) {
+      for (const t of stream.getTracks()) t.stop();
+      return;
+    }
+    track.enabled = this.micEnabled;
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === "audio");
+    await sender?.replaceTrack(track);
+    for (const t of this.mic.getTracks()) t.stop();
+    this.mic = stream;
+    if (this.ctx) {
+      this.inMeter?.disconnect();
+      this.inMeter = new Meter(this.ctx, stream);
+    }
+  }
+
+  /** Retry playback from a user gesture; resolves whether sound now plays. */
+  async enableSound(): Promise<boolean> {
+    await this.ctx?.resume().catch(() => undefined);
+    try {
+      await this.audio.play();
+      this.options.onSoundBlocked(false);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  levels(): Levels {
+    return { input: this.inMeter?.level() ?? 0, output: this.outMeter?.level() ?? 0 };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    for (const track of this.mic.getTracks()) track.stop();
+    this.inMeter?.disconnect();
+    this.outMeter?.disconnect();
+    this.channel.close();
+    this.pc.close();
+    this.audio.pause();
+    this.audio.srcObject = null;
+    this.ctx?.close().catch(() => undefined);
+  }
+
+  private play(): void {
+    this.audio.play().then(
+      () => this.options.onSoundBlocked(false),
+      (err: unknown) => {
+        // AbortError just means a newer source replaced this one.
+        if ((err as { name?: string }).name === "NotAllowedError")
+          this.options.onSoundBlocked(true);
+      },
+    );
+  }
+
+  private flushQueue(): void {
+    const queued = this.queue;
+    this.queue = [];
+    for (const event of queued) this.sendNow(event);
+  }
+
+  private sendNow(event: ClientEvent): void {
+    try {
+      this.channel.send(JSON.stringify(event));
+    } catch (err) {
+      this.options.onSendError(event, err);
+      return;
+    }
+    this.options.onEntry({ dir: "client", t: now(), event });
+  }
+
+  private receive(data: unknown): void {
+    const t = now();
+    let event: unknown;
+    try {
+      event = JSON.parse(String(data));
+    } catch {
+      event = undefined;
+    }
+    // Never drop what arrived: unparseable text is passed on under a type of its own.
+    this.options.onEntry({
+      dir: "server",
+      t,
+      event: isRealtimeEvent(event) ? event : { type: "rt_notebook.unparsed", data: String(data) },
+    });
+  }
+}

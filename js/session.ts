@@ -1,0 +1,395 @@
+// One realtime session per widget model: wires the state machine, the peer, signaling, the
+// event batcher and the kernel's messages, and writes the JS-owned traits. Shared by all views.
+
+import type { AnyModel } from "@anywidget/types";
+import { Batcher } from "./batcher";
+import { AUTOPLAY_BLOCKED, describeError, INSECURE_CONTEXT, WidgetFailure } from "./errors";
+import type { ClientEvent, EventEntry, KernelMessage, WidgetMessage } from "./messages";
+import { parseKernelMessage, withDataUrl } from "./messages";
+import type { Status, WidgetError, WidgetModel } from "./model";
+import type { Levels, PeerLike, PeerOptions } from "./peer";
+import { Peer } from "./peer";
+import type { Playback } from "./ptt";
+import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
+import type { Exchange } from "./signaling";
+import {
+  chooseRoute,
+  ExtensionClient,
+  hasPageConfig,
+  KernelRelay,
+  negotiate,
+  serverExchange,
+} from "./signaling";
+import { ConnectionMachine } from "./state";
+import type { Transcript } from "./transcript";
+import { EMPTY_TRANSCRIPT, reduceTranscript } from "./transcript";
+
+/** How many events the inspector keeps. */
+export const LOG_SIZE = 500;
+
+export interface SessionDeps {
+  openPeer: (options: PeerOptions) => Promise<PeerLike>;
+  client: ExtensionClient;
+  pageConfig: () => boolean;
+  /** A secure context with `navigator.mediaDevices`, so getUserMedia can work at all. */
+  secureContext: () => boolean;
+  relayTimeoutMs?: number;
+  graceMs?: number;
+  /** How long after the answer `session.created` may take. */
+  sessionTimeoutMs?: number;
+}
+
+export function browserDeps(): SessionDeps {
+  return {
+    openPeer: (options) => Peer.open(options),
+    client: new ExtensionClient(),
+    pageConfig: () => hasPageConfig(),
+    secureContext: () =>
+      globalThis.isSecureContext !== false &&
+      typeof globalThis.navigator?.mediaDevices?.getUserMedia === "function",
+  };
+}
+
+export type SessionChange = "events" | "sound";
+
+/** What a view may read and do; traits are read from the model directly. */
+export interface SessionHandle {
+  readonly transcript: Transcript;
+  readonly log: readonly EventEntry[];
+  readonly soundBlocked: boolean;
+  connect(): Promise<void>;
+  disconnect(): void;
+  setMuted(muted: boolean): void;
+  chooseMic(deviceId: string): void;
+  pttPress(): void;
+  pttRelease(): void;
+  enableSound(): void;
+  levels(): Levels;
+  subscribe(listener: (change: SessionChange) => void): () => void;
+}
+
+const SESSION_TIMEOUT: WidgetError = {
+  code: "session_timeout",
+  message: "The call was set up, but the session never started (no session.created arrived)",
+  fix: "WebRTC media may be blocked between this browser and the backend (firewall, VPN, UDP); check the network, then connect again",
+};
+const CONNECTION_FAILED: WidgetError = {
+  code: "connection_failed",
+  message: "The WebRTC connection failed",
+  fix: "UDP to the realtime backend may be blocked (firewall, VPN); check the network, then connect again",
+};
+const CONNECTION_LOST: WidgetError = {
+  code: "connection_lost",
+  message: "The connection dropped and did not recover",
+  fix: "Check the network, then connect again",
+};
+
+export class Session implements SessionHandle {
+  transcript: Transcript = EMPTY_TRANSCRIPT;
+  log: EventEntry[] = [];
+  soundBlocked = false;
+
+  readonly model: AnyModel<WidgetModel>;
+  private readonly deps: SessionDeps;
+  private readonly machine: ConnectionMachine;
+  private readonly batcher: Batcher<EventEntry>;
+  private readonly relay: KernelRelay;
+  private readonly listeners = new Set<(change: SessionChange) => void>();
+  private peer: PeerLike | null = null;
+  /** Bumped by every connect and teardown; async steps of an older attempt stop quietly. */
+  private attempt = 0;
+  private route: "server" | "kernel" = "server";
+  /** Client events sent before a peer exists, handed to the next one. */
+  private outbox: ClientEvent[] = [];
+  private playback: Playback = SILENT;
+  private held = false;
+  private sessionTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
+    this.model = model;
+    this.deps = deps;
+    const send = (msg: WidgetMessage) => model.send(msg);
+    this.batcher = new Batcher<EventEntry>((batch) => send({ kind: "events", batch }));
+    this.relay = new KernelRelay(send, deps.relayTimeoutMs);
+    this.machine = new ConnectionMachine({
+      ...(deps.graceMs === undefined ? {} : { graceMs: deps.graceMs }),
+      onIgnored: (state, event) => console.debug(`rt_notebook: ${event.type} ignored in ${state}`),
+      onChange: (next, _previous, event) => {
+        this.setTraits({ status: next });
+        if (event.type === "grace_expired") this.teardown(CONNECTION_LOST);
+      },
+    });
+    // A page reload leaves the previous page's status behind; no call survives it.
+    this.setTraits({ status: "idle", call_id: "" });
+    model.on("msg:custom", this.onMessage);
+    model.on("change:muted", this.applyMic);
+    model.on("change:push_to_talk", this.onPushToTalk);
+    model.on("change:mic_device_id", this.onMicChange);
+  }
+
+  get status(): Status {
+    return this.machine.state;
+  }
+
+  /** Start a session (Connect button or `{kind: "connect"}`); ignored unless idle/closed/error. */
+  async connect(): Promise<void> {
+    if (!this.machine.dispatch({ type: "connect" })) return;
+    const attempt = ++this.attempt;
+    const stale = () => attempt !== this.attempt;
+    this.setTraits({ error: null, backend: "", call_id: "" });
+    this.transcript = EMPTY_TRANSCRIPT;
+    this.notify("events");
+    const mode = this.model.get("signaling") ?? "auto";
+    this.route = mode === "kernel" ? "kernel" : "server";
+    try {
+      if (!this.deps.secureContext()) throw new WidgetFailure(INSECURE_CONTEXT);
+      const route = await chooseRoute(mode, this.deps.client, this.deps.pageConfig());
+      if (stale()) return;
+      this.route = route.mode;
+      const exchange: Exchange =
+        route.mode === "server"
+          ? serverExchange(this.deps.client, route.status)
+          : this.relay.exchange;
+      const peer = await this.deps.openPeer(this.peerOptions(attempt));
+      if (stale()) {
+        peer.close();
+        return;
+      }
+      this.peer = peer;
+      this.applyMic();
+      const queued = this.outbox;
+      this.outbox = [];
+      for (const event of queued) peer.send(event);
+      const answer = await negotiate(peer, exchange, this.model.get("session_config") ?? {});
+      if (stale()) return;
+      this.setTraits({ backend: answer.backend, call_id: answer.call_id });
+      if (this.machine.state === "connecting") {
+        this.sessionTimer = setTimeout(
+          () => this.fail(SESSION_TIMEOUT),
+          this.deps.sessionTimeoutMs ?? 15_000,
+        );
+      }
+    } catch (err) {
+      if (!stale()) this.fail(describeError(err, this.route));
+    }
+  }
+
+  /** Close the session (Disconnect button or `{kind: "disconnect"}`). */
+  disconnect(): void {
+    this.machine.dispatch({ type: "close" });
+    this.teardown(null);
+  }
+
+  /** Send a client event on the channel, queued until it is open. */
+  send(event: ClientEvent): void {
+    if (this.peer) this.peer.send(event);
+    else this.outbox.push(event);
+  }
+
+  setMuted(muted: boolean): void {
+    this.setTraits({ muted }); // change:muted applies it
+  }
+
+  chooseMic(deviceId: string): void {
+    this.setTraits({ mic_device_id: deviceId }); // change:mic_device_id switches the track
+  }
+
+  pttPress(): void {
+    const live = this.machine.state === "connected" || this.machine.state === "interrupted";
+    if (!this.model.get("push_to_talk") || this.held || !this.peer || !live) return;
+    this.held = true;
+    for (const event of pressEvents(this.playback)) this.send(event);
+    this.applyMic();
+  }
+
+  pttRelease(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.applyMic();
+    if (this.peer) for (const event of releaseEvents()) this.send(event);
+  }
+
+  enableSound(): void {
+    this.peer?.enableSound().catch(() => undefined);
+  }
+
+  levels(): Levels {
+    return this.peer?.levels() ?? { input: 0, output: 0 };
+  }
+
+  subscribe(listener: (change: SessionChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The `initialize` cleanup: close everything and drop every listener. */
+  dispose(): void {
+    this.model.off("msg:custom", this.onMessage);
+    this.model.off("change:muted", this.applyMic);
+    this.model.off("change:push_to_talk", this.onPushToTalk);
+    this.model.off("change:mic_device_id", this.onMicChange);
+    this.listeners.clear();
+    this.disconnect();
+    this.machine.dispose();
+  }
+
+  private peerOptions(attempt: number): PeerOptions {
+    const current = () => attempt === this.attempt;
+    return {
+      audio: this.model.get("audio_constraints") ?? {},
+      deviceId: this.model.get("mic_device_id") ?? "",
+      onEntry: (entry) => {
+        if (current()) this.record(entry);
+      },
+      onIceState: (state) => {
+        if (!current()) return;
+        if (state === "disconnected") this.machine.dispatch({ type: "ice_disconnected" });
+        else if (state === "connected" || state === "completed") {
+          this.machine.dispatch({ type: "ice_recovered" });
+        } else if (state === "failed") this.fail(CONNECTION_FAILED);
+      },
+      onChannelClose: () => {
+        if (!current()) return;
+        if (this.machine.state === "connecting") this.fail(CONNECTION_FAILED);
+        else this.disconnect();
+      },
+      onSoundBlocked: (blocked) => {
+        if (!current() || blocked === this.soundBlocked) return;
+        this.soundBlocked = blocked;
+        const error = this.model.get("error");
+        if (blocked) this.setTraits({ error: AUTOPLAY_BLOCKED });
+        else if (error?.code === AUTOPLAY_BLOCKED.code) this.setTraits({ error: null });
+        this.notify("sound");
+      },
+      onSendError: (event, err) => {
+        if (!current()) return;
+        this.setTraits({
+          error: {
+            code: "send_failed",
+            message: `Could not send ${event.type}: ${err instanceof Error ? err.message : String(err)}`,
+            fix: "Each event must fit in one data-channel message (about 256 KB in Chrome): make images smaller",
+          },
+        });
+      },
+    };
+  }
+
+  private record(entry: EventEntry): void {
+    this.batcher.push(entry);
+    this.log.push(entry);
+    if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
+    if (entry.dir === "server") {
+      this.transcript = reduceTranscript(this.transcript, entry.event);
+      this.playback = trackPlayback(this.playback, entry.event);
+      if (
+        entry.event.type === "session.created" &&
+        this.machine.dispatch({ type: "session_created" })
+      ) {
+        this.clearSessionTimer();
+      }
+    }
+    this.notify("events");
+  }
+
+  private readonly onMessage = (msg: unknown, buffers?: DataView[]): void => {
+    const message: KernelMessage | null = parseKernelMessage(msg);
+    if (!message) return;
+    switch (message.kind) {
+      case "connect":
+        void this.connect();
+        return;
+      case "disconnect":
+        this.disconnect();
+        return;
+      case "answer":
+        this.relay.receive(message);
+        return;
+      case "send": {
+        if (!message.binary) {
+          this.send(message.event);
+          return;
+        }
+        const buffer = buffers?.[0];
+        try {
+          if (!buffer) throw new Error("the message has `binary` but no buffer");
+          this.send(withDataUrl(message.event, message.binary, buffer));
+        } catch (err) {
+          this.setTraits({
+            error: {
+              code: "send_failed",
+              message: `Could not send ${message.event.type}: ${err instanceof Error ? err.message : String(err)}`,
+            },
+          });
+        }
+        return;
+      }
+    }
+  };
+
+  private readonly applyMic = (): void => {
+    const muted = this.model.get("muted") ?? false;
+    const pushToTalk = this.model.get("push_to_talk") ?? false;
+    this.peer?.setMicEnabled(micEnabled(muted, pushToTalk, this.held));
+  };
+
+  private readonly onPushToTalk = (): void => {
+    if (!this.model.get("push_to_talk")) this.held = false;
+    this.applyMic();
+  };
+
+  private readonly onMicChange = (): void => {
+    const peer = this.peer;
+    if (!peer) return;
+    peer.switchMic(this.model.get("mic_device_id") ?? "").catch((err: unknown) => {
+      if (peer === this.peer) this.setTraits({ error: describeError(err, this.route) });
+    });
+  };
+
+  private fail(error: WidgetError): void {
+    this.machine.dispatch({ type: "fail" });
+    this.teardown(error);
+  }
+
+  /** Close the peer and forget the attempt; with an error, show it. */
+  private teardown(error: WidgetError | null): void {
+    this.attempt += 1;
+    this.clearSessionTimer();
+    this.relay.cancel();
+    this.peer?.close();
+    this.peer = null;
+    this.outbox = [];
+    this.held = false;
+    this.playback = SILENT;
+    this.batcher.flush();
+    if (this.soundBlocked) {
+      this.soundBlocked = false;
+      this.notify("sound");
+    }
+    this.setTraits(error ? { call_id: "", error } : { call_id: "" });
+  }
+
+  private clearSessionTimer(): void {
+    if (this.sessionTimer !== undefined) clearTimeout(this.sessionTimer);
+    this.sessionTimer = undefined;
+  }
+
+  private notify(change: SessionChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /** Write traits that changed, then sync them once. */
+  private setTraits(values: Partial<WidgetModel>): void {
+    let changed = false;
+    for (const [key, value] of Object.entries(values) as [keyof WidgetModel, unknown][]) {
+      if (JSON.stringify(this.model.get(key)) === JSON.stringify(value)) continue;
+      this.model.set(key, structuredClone(value) as never); // never alias shared constants
+      changed = true;
+    }
+    try {
+      if (changed) this.model.save_changes();
+    } catch (err) {
+      // The comm is gone (widget closed while we clean up): nothing left to tell the kernel.
+      console.debug("rt_notebook: could not sync traits", err);
+    }
+  }
+}

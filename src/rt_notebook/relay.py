@@ -1,0 +1,116 @@
+"""The SDP exchange done by the kernel, for hosts without the server extension.
+
+VS Code, Colab, or a Jupyter server with the extension disabled: the widget sends its offer
+over the comm; the kernel validates it like the server extension does and exchanges it with
+OpenAI (key from the kernel's ``OPENAI_API_KEY``) or, with no key, with a local backend that
+runs on a background thread of the kernel (so busy cells do not stall its audio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+from .errors import RealtimeError
+from .openai_http import OpenAIRealtimeHTTP
+from .sdp import check_offer
+from .session_config import SessionConfigError, prepare_session
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_MAX_OFFER_BYTES = 65536
+
+
+class _BackgroundLoop:
+    """An asyncio loop on a daemon thread, shared by every session in the kernel."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="rt_notebook-relay", daemon=True
+        )
+        self._thread.start()
+        self.local: Any = None
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+
+_worker: _BackgroundLoop | None = None
+_worker_lock = threading.Lock()
+
+
+def background_loop() -> _BackgroundLoop:
+    """The kernel's relay thread, started on first use."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = _BackgroundLoop()
+        return _worker
+
+
+class KernelRelay:
+    """Answers ``{kind: "offer"}`` messages from one widget with ``{kind: "answer"}``."""
+
+    def __init__(self, widget: Any) -> None:
+        self.widget = widget
+
+    def handle_offer(self, content: dict[str, Any]) -> None:
+        """Start the exchange; the answer is sent back on the kernel's own loop."""
+        request_id = str(content.get("id", ""))
+        try:
+            kernel_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            kernel_loop = None
+        future = background_loop().submit(exchange(content))
+
+        def reply(done: concurrent.futures.Future[Any]) -> None:
+            message = {"kind": "answer", "id": request_id, **done.result()}
+            if kernel_loop is not None and kernel_loop.is_running():
+                kernel_loop.call_soon_threadsafe(self.widget.send, message)
+            else:
+                self.widget.send(message)
+
+        future.add_done_callback(reply)
+
+
+async def exchange(content: dict[str, Any]) -> dict[str, Any]:
+    """Validate and exchange one offer; an ``answer`` body or ``{"error": …}``."""
+    try:
+        offer = check_offer(content.get("sdp"), max_bytes=_MAX_OFFER_BYTES)
+        try:
+            session = prepare_session(content.get("session"))
+        except SessionConfigError as exc:
+            raise RealtimeError(400, "invalid_session", exc.message, param=exc.param) from None
+        key = os.environ.get("OPENAI_API_KEY")
+        if key:
+            import httpx
+
+            async with httpx.AsyncClient() as client:
+                upstream = OpenAIRealtimeHTTP(
+                    client,
+                    base_url=os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+                    api_key=lambda: key,
+                    timeout=30.0,
+                )
+                answer = await upstream.create_call(offer, session)
+            backend = "openai"
+        else:
+            answer = await local_backend().create_call(offer, session)
+            backend = "local"
+    except RealtimeError as error:
+        return {"error": {"status": error.status, "code": error.code, "message": error.message}}
+    return {"sdp": answer.sdp, "call_id": answer.call_id, "backend": backend}
+
+
+def local_backend() -> Any:
+    """The kernel's local backend (on the relay thread), created on first use."""
+    worker = background_loop()
+    if worker.local is None:
+        from .local.backend import LocalRealtime
+
+        worker.local = LocalRealtime()
+    return worker.local

@@ -1,0 +1,83 @@
+"""One ``response.create`` at a time: after running tools finish and the active response ends.
+
+This is what keeps the assistant from going silent after a tool call: the follow-up response
+is asked for exactly once, only when the server can accept it, and asked again if the server
+still had a response running.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from .events import RealtimeEvent
+
+_BUSY = "conversation_already_has_active_response"
+
+
+class ResponseSequencer:
+    """Queues response requests; observes server events to know when to send them."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+        self._send = send
+        self._pending: list[dict[str, Any] | None] = []
+        self._tools: set[str] = set()
+        self._requested: dict[str, dict[str, Any] | None] = {}
+        self._ids = itertools.count(1)
+        self.active: str | None = None
+        """The id of the response in progress (or ``"requested"`` until it is created)."""
+
+    @property
+    def busy(self) -> bool:
+        """True while a response runs, is being requested, or tools are still running."""
+        return self.active is not None or bool(self._tools)
+
+    def request(self, params: dict[str, Any] | None = None) -> None:
+        """Ask for a response as soon as the server can take one."""
+        self._pending.append(params)
+        self._flush()
+
+    def tool_started(self, call_id: str) -> None:
+        """A tool call is running; its follow-up response waits for it."""
+        self._tools.add(call_id)
+
+    def tool_finished(self, call_id: str) -> None:
+        """A tool's output was sent; when the last one finishes, ask for the follow-up."""
+        self._tools.discard(call_id)
+        if not self._tools and None not in self._pending:
+            self._pending.append(None)
+        self._flush()
+
+    def observe(self, event: RealtimeEvent) -> None:
+        """Follow the server's responses and errors."""
+        kind = event.type
+        if kind == "response.created":
+            self.active = str((event.response or {}).get("id") or "response")
+        elif kind == "response.done":
+            self.active = None
+            self._flush()
+        elif kind == "error":
+            error = event.error or {}
+            params = self._requested.pop(str(error.get("event_id")), False)
+            if params is False:
+                return  # not about one of our requests
+            if self.active == "requested":
+                self.active = None
+            if error.get("code") == _BUSY:
+                self._pending.insert(0, params)  # type: ignore[arg-type]
+                self.active = "busy"  # the server's response is running: wait for its done
+            else:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self.busy or not self._pending:
+            return
+        params = self._pending.pop(0)
+        event_id = f"rtnb_response_{next(self._ids)}"
+        self._requested[event_id] = params
+        self.active = "requested"
+        event: dict[str, Any] = {"type": "response.create", "event_id": event_id}
+        if params:
+            event["response"] = params
+        self._send(event)
