@@ -10,28 +10,38 @@ from .errors import RealtimeError
 from .session_config import SessionConfigError, compose_session, validate_session
 
 if TYPE_CHECKING:
+    from .analysis import RecordedSession, load_session
     from .events import RealtimeEvent
     from .session import RealtimeSession
     from .tools import FunctionTool, function_tool
     from .transcript import Transcript, Turn
+    from .usage import PRICES, Prices
 
 __all__ = [
+    "PRICES",
     "FunctionTool",
+    "Prices",
     "RealtimeError",
     "RealtimeEvent",
     "RealtimeSession",
+    "RecordedSession",
     "SessionConfigError",
     "Transcript",
     "Turn",
     "__version__",
     "compose_session",
     "function_tool",
+    "load_session",
     "validate_session",
 ]
 
 # The kernel-side API loads on first use, so the server extension never imports the widget.
 _LAZY = {
     "RealtimeSession": "session",
+    "RecordedSession": "analysis",
+    "load_session": "analysis",
+    "PRICES": "usage",
+    "Prices": "usage",
     "RealtimeEvent": "events",
     "FunctionTool": "tools",
     "function_tool": "tools",

@@ -27,6 +27,13 @@ class ResponseSequencer:
         self._ids = itertools.count(1)
         self.active: str | None = None
         """The id of the response in progress (or ``"requested"`` until it is created)."""
+        self.stopped = False
+        """True once :meth:`stop` was called: nothing more is requested (e.g. a budget)."""
+
+    def stop(self) -> None:
+        """Never send another ``response.create``."""
+        self.stopped = True
+        self._pending.clear()
 
     @property
     def busy(self) -> bool:
@@ -71,7 +78,7 @@ class ResponseSequencer:
                 self._flush()
 
     def _flush(self) -> None:
-        if self.busy or not self._pending:
+        if self.stopped or self.busy or not self._pending:
             return
         params = self._pending.pop(0)
         event_id = f"rtnb_response_{next(self._ids)}"

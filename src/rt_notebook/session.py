@@ -14,11 +14,13 @@ from typing import Any, TypeVar, overload
 
 import ipywidgets
 
+from .analysis import SessionAnalysis
 from .events import Direction, EventLog, RealtimeEvent
 from .sequencing import ResponseSequencer
 from .session_config import apply_update, compose_session, validate_session
-from .tools import FunctionTool, function_tool
+from .tools import FunctionTool, as_output, error_output, function_tool
 from .transcript import Transcript
+from .usage import PRICES, Prices
 from .widget import RealtimeWidget
 
 __all__ = ["RealtimeSession"]
@@ -29,7 +31,7 @@ Handler = Callable[[RealtimeEvent], Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class RealtimeSession:
+class RealtimeSession(SessionAnalysis):
     """A realtime session: display it to get the widget, then talk, type, or call methods.
 
     Every event in both directions reaches Python (``on``), tools run in the kernel, and the
@@ -48,6 +50,8 @@ class RealtimeSession:
         push_to_talk: bool = False,
         signaling: str = "auto",
         audio_constraints: Mapping[str, bool] | None = None,
+        prices: Mapping[str, Prices] | None = None,
+        budget_usd: float | None = None,
     ) -> None:
         self._config = compose_session(
             model=model,
@@ -70,6 +74,10 @@ class RealtimeSession:
         """The conversation as turns."""
         self.tools: dict[str, FunctionTool] = {}
         """Registered tools by name."""
+        self.prices = prices or PRICES
+        """USD per million tokens, by model (see ``rt_notebook.usage.PRICES``)."""
+        self.budget_usd = budget_usd
+        """When the session's cost reaches this, no new responses and the call ends."""
         self._handlers: dict[str, list[Handler]] = {}
         self._once: set[int] = set()
         self._sequencer = ResponseSequencer(self._send_now)
@@ -272,12 +280,33 @@ class RealtimeSession:
         direction: Direction = "client" if entry.get("dir") == "client" else "server"
         t = float(entry.get("t") or 0.0)
         event = self.events.append(entry["event"], t, direction)
+        self.transcript.update(event)
         if direction == "server":
-            self.transcript.update(event)
             self._sequencer.observe(event)
             if event.type == "response.function_call_arguments.done":
                 self._run_tool(event)
+            elif event.type == "response.done" and self.budget_usd is not None:
+                self._check_budget()
         self._dispatch(event)
+
+    def _check_budget(self) -> None:
+        spent = self.cost()["cost_usd"]
+        if self.budget_usd is None or spent < self.budget_usd or self._sequencer.stopped:
+            return
+        self._sequencer.stop()
+        message = (
+            f"Budget reached: this session has cost ${spent:.4f} of its "
+            f"${self.budget_usd:.4f} budget, so no new responses are created and the "
+            "call was ended."
+        )
+        self.widget.error = {
+            "code": "budget_reached",
+            "message": message,
+            "fix": "Raise budget_usd, or start a new session.",
+        }
+        self.output.append_stderr(message + "\n")
+        log.warning("rt_notebook: %s", message)
+        self.disconnect()
 
     def _dispatch(self, event: RealtimeEvent) -> None:
         for key in (event.type, "*"):
@@ -310,21 +339,41 @@ class RealtimeSession:
         self.output.append_stderr(f"Error in {name}:\n{text}")
 
     def _run_tool(self, event: RealtimeEvent) -> None:
+        """Sync tools run right here, in the comm handler; async tools as tasks."""
         call_id, name = str(event.call_id), str(event.name)
         self._sequencer.tool_started(call_id)
-        self._spawn(self._tool_output(call_id, name, str(event.arguments or "")))
-
-    async def _tool_output(self, call_id: str, name: str, arguments: str) -> None:
         tool = self.tools.get(name)
         if tool is None:
-            output = json.dumps({"error": f"no tool named {name!r} is registered"})
-        else:
-            try:
-                with self.output:
-                    output = await tool.invoke(arguments)
-            except Exception as exc:
-                self._report(tool.function)
-                output = json.dumps({"error": f"{type(exc).__name__}: {exc}"})
+            self._tool_done(call_id, error_output(f"no tool named {name!r} is registered"))
+            return
+        try:
+            kwargs = tool.parse(str(event.arguments or ""))
+        except ValueError as exc:
+            self._tool_done(call_id, error_output(str(exc)))
+            return
+        if tool.is_async:
+            self._spawn(self._await_tool(call_id, tool, kwargs))
+            return
+        try:
+            with self.output:
+                result = tool.function(**kwargs)
+        except Exception as exc:
+            self._report(tool.function)
+            self._tool_done(call_id, error_output(f"{type(exc).__name__}: {exc}"))
+            return
+        self._tool_done(call_id, as_output(result))
+
+    async def _await_tool(self, call_id: str, tool: FunctionTool, kwargs: dict[str, Any]) -> None:
+        try:
+            with self.output:
+                result = await tool.function(**kwargs)
+        except Exception as exc:
+            self._report(tool.function)
+            self._tool_done(call_id, error_output(f"{type(exc).__name__}: {exc}"))
+            return
+        self._tool_done(call_id, as_output(result))
+
+    def _tool_done(self, call_id: str, output: str) -> None:
         self.send(
             {
                 "type": "conversation.item.create",

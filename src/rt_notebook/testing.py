@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,11 +50,13 @@ class ScriptedFrontend:
         """Every message the kernel sent to the browser (``connect``, ``send``, …)."""
         self.client_events: list[dict[str, Any]] = []
         """The client events the browser would have sent on the data channel."""
+        self.clock: Callable[[], float] = _now_ms
+        """The browser's clock (epoch ms) stamped on events; replace it for exact timings."""
         session.widget.send = self._from_kernel  # the widget's comm, replaced
 
     def emit(self, *events: dict[str, Any]) -> None:
         """Deliver server events to the kernel, as one batch."""
-        self._deliver([{"dir": "server", "t": _now_ms(), "event": e} for e in events])
+        self._deliver([{"dir": "server", "t": self.clock(), "event": e} for e in events])
 
     def _from_kernel(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         self.messages.append(content)
@@ -70,7 +73,7 @@ class ScriptedFrontend:
             self._disconnect()
 
     def _client_event(self, event: dict[str, Any]) -> None:
-        self._deliver([{"dir": "client", "t": _now_ms(), "event": event}])
+        self._deliver([{"dir": "client", "t": self.clock(), "event": event}])
 
     def _connect(self) -> None:
         self.session.widget.status = "connected"

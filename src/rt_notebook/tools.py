@@ -41,24 +41,46 @@ class FunctionTool:
             "parameters": self.parameters,
         }
 
-    async def invoke(self, arguments: str) -> str:
-        """Run with the model's JSON arguments; the output string for ``function_call_output``.
+    @property
+    def is_async(self) -> bool:
+        """True for ``async def`` tools."""
+        return inspect.iscoroutinefunction(self.function)
 
-        Bad arguments and exceptions become an ``{"error": ...}`` output, so the model hears
-        what went wrong and the session goes on.
-        """
+    def parse(self, arguments: str) -> dict[str, Any]:
+        """The model's JSON arguments, validated; raises ``ValueError`` with a clear message."""
         try:
             data = json.loads(arguments or "{}")
             if not isinstance(data, dict):
                 raise TypeError("arguments must be a JSON object")
             parsed = self.arguments_model.model_validate(data)
         except (ValueError, TypeError, ValidationError) as exc:
-            return json.dumps({"error": f"invalid arguments for {self.name}: {_brief(exc)}"})
-        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+            raise ValueError(f"invalid arguments for {self.name}: {_brief(exc)}") from None
+        return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+
+    async def invoke(self, arguments: str) -> str:
+        """Run with the model's JSON arguments; the output for ``function_call_output``.
+
+        Invalid arguments become an ``{"error": ...}`` output; the function's own exceptions
+        propagate.
+        """
+        try:
+            kwargs = self.parse(arguments)
+        except ValueError as exc:
+            return error_output(str(exc))
         result = self.function(**kwargs)
         if inspect.isawaitable(result):
             result = await result
-        return result if isinstance(result, str) else json.dumps(result, default=str)
+        return as_output(result)
+
+
+def as_output(result: Any) -> str:
+    """A tool's return value as the string ``function_call_output`` needs."""
+    return result if isinstance(result, str) else json.dumps(result, default=str)
+
+
+def error_output(message: str) -> str:
+    """An ``{"error": message}`` output, so the model hears what went wrong."""
+    return json.dumps({"error": message})
 
 
 def function_tool(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from .events import RealtimeEvent
+from .tables import Table
 
 
 @dataclass
@@ -31,19 +35,37 @@ class Turn:
     """Whether the turn was spoken or typed."""
     response_id: str | None = None
     """The response that produced an assistant turn."""
+    full_text: str = ""
+    """Assistant turns: everything generated, even the part cut off before it was played."""
+    audio_ms: float | None = None
+    """Milliseconds of audio: the user's speech, or the assistant's playback in the browser."""
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the turn's fields."""
         return asdict(self)
 
 
+SPEAKING_RATE_WPS = 2.7
+"""Words per second assumed when estimating how much of an interrupted reply was heard."""
+
+
 class Transcript:
-    """Turns in conversation order; partial text is replaced by final text as it arrives."""
+    """Turns in conversation order; partial text is replaced by final text as it arrives.
+
+    An interrupted assistant turn keeps what was generated in ``full_text`` and, in ``text``,
+    what was heard: the words that fit in the time it played (``conversation.item.truncate``'s
+    ``audio_end_ms`` when the client sent one, else playback start to ``cleared``) at
+    ``SPEAKING_RATE_WPS``.
+    """
 
     def __init__(self) -> None:
         self._turns: dict[str, Turn] = {}
         self._speech_start: dict[str, float] = {}
         self._speech_stop: dict[str, float] = {}
+        self._speech_ms: dict[str, list[float]] = {}
+        self._response_items: dict[str, list[str]] = {}
+        self._playback_start: dict[str, float] = {}
+        self._played_ms: dict[str, float] = {}
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(self._turns.values())
@@ -62,15 +84,44 @@ class Transcript:
         """Every turn as a dict."""
         return [turn.to_dict() for turn in self]
 
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per turn (``pip install pandas``)."""
+        return Table(self.to_dicts()).to_dataframe()
+
+    def to_jsonl(self, path: str | Path) -> Path:
+        """Write one JSON object per turn; returns the path."""
+        path = Path(path)
+        path.write_text("".join(json.dumps(turn) + "\n" for turn in self.to_dicts()))
+        return path
+
+    def to_markdown(self) -> str:
+        """The conversation as Markdown, one paragraph per turn."""
+        lines = []
+        for turn in self:
+            when = time.strftime("%H:%M:%S", time.localtime(turn.start)) if turn.start else ""
+            cut = " *(interrupted)*" if turn.interrupted else ""
+            lines.append(f"**{turn.role}** {when}: {turn.text}{cut}".replace("  ", " "))
+        return "\n\n".join(lines) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown() if self._turns else "*empty transcript*"
+
     def update(self, event: RealtimeEvent) -> None:
-        """Fold one server event into the turns."""
-        if event.direction != "server":
-            return
+        """Fold one event into the turns."""
         kind, t = event.type, event.time
+        if event.direction == "client":
+            if kind == "conversation.item.truncate":
+                self._played_ms[str(event.item_id)] = float(event.audio_end_ms or 0)
+                self._truncate(str(event.item_id))
+            return
         if kind == "input_audio_buffer.speech_started":
             self._speech_start[str(event.item_id)] = t
+            self._speech_ms[str(event.item_id)] = [float(event.audio_start_ms or 0), 0.0]
         elif kind == "input_audio_buffer.speech_stopped":
             self._speech_stop[str(event.item_id)] = t
+            self._speech_ms.setdefault(str(event.item_id), [0.0, 0.0])[1] = float(
+                event.audio_end_ms or 0
+            )
         elif kind == "conversation.item.added":
             self._item_added(event.item or {}, t)
         elif kind == "conversation.item.input_audio_transcription.delta":
@@ -89,6 +140,14 @@ class Transcript:
             self._finalize(str(event.item_id), event.transcript or "")
         elif kind == "response.output_text.done":
             self._finalize(str(event.item_id), event.text or "")
+        elif kind == "response.output_item.added":
+            item_id = (event.item or {}).get("id")
+            if item_id:
+                self._response_items.setdefault(str(event.response_id), []).append(item_id)
+        elif kind == "output_audio_buffer.started":
+            self._playback_start[str(event.response_id)] = t
+        elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared"):
+            self._playback_end(str(event.response_id), t, cut=kind.endswith("cleared"))
         elif kind == "response.done":
             self._response_done(event.response or {}, t)
 
@@ -105,12 +164,40 @@ class Transcript:
             turn.start = self._speech_start.get(item_id, t)
             turn.end = self._speech_stop.get(item_id, t)
             turn.final = not spoken
+            span = self._speech_ms.get(item_id)
+            if spoken and span and span[1] > span[0]:
+                turn.audio_ms = span[1] - span[0]  # on the server's input audio timeline
         self._turns.setdefault(item_id, turn)
 
     def _finalize(self, item_id: str, text: str) -> None:
         turn = self._turns.get(item_id)
         if turn is not None:
             turn.text, turn.final = text, True
+            if turn.role == "assistant":
+                turn.full_text = text
+                self._truncate(item_id)
+
+    def _playback_end(self, response_id: str, t: float, *, cut: bool) -> None:
+        started = self._playback_start.get(response_id)
+        for item_id in self._response_items.get(response_id, []):
+            turn = self._turns.get(item_id)
+            if turn is None or started is None:
+                continue
+            turn.audio_ms = (t - started) * 1000.0
+            if cut:
+                turn.interrupted = True
+                self._played_ms.setdefault(item_id, turn.audio_ms)
+                self._truncate(item_id)
+
+    def _truncate(self, item_id: str) -> None:
+        """Keep in ``text`` only the words heard before an interruption."""
+        turn, played = self._turns.get(item_id), self._played_ms.get(item_id)
+        if turn is None or played is None or not turn.full_text:
+            return
+        turn.interrupted = True
+        words = turn.full_text.split()
+        heard = max(0, min(len(words), round(played / 1000.0 * SPEAKING_RATE_WPS)))
+        turn.text = " ".join(words[:heard])
 
     def _response_done(self, response: dict[str, Any], t: float) -> None:
         for item in response.get("output") or []:
@@ -119,11 +206,20 @@ class Transcript:
                 continue
             turn.end = t
             turn.response_id = response.get("id")
-            turn.interrupted = item.get("status") == "incomplete" or response.get("status") in (
+            if item.get("status") == "incomplete" or response.get("status") in (
                 "cancelled",
                 "incomplete",
-            )
+            ):
+                turn.interrupted = True
             if turn.modality == "text" and any(
                 p.get("type") == "output_audio" for p in item.get("content") or []
             ):
                 turn.modality = "audio"
+
+
+def build_transcript(events: Iterable[RealtimeEvent]) -> Transcript:
+    """Replay events into a transcript (for recorded sessions)."""
+    transcript = Transcript()
+    for event in events:
+        transcript.update(event)
+    return transcript

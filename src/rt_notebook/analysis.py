@@ -1,0 +1,98 @@
+"""The analysis API shared by live sessions and recorded ones loaded from JSONL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .events import Direction, EventLog, RealtimeEvent
+from .metrics import latencies, latency_summary, tool_calls
+from .tables import Table
+from .transcript import Transcript, build_transcript
+from .usage import PRICES, Prices, prices_for, usage_rows, usage_totals
+
+
+class SessionAnalysis:
+    """Latency, tool, usage and cost tables, and saving, for anything with an event log."""
+
+    events: EventLog
+    transcript: Transcript
+    prices: Mapping[str, Prices]
+
+    @property
+    def model(self) -> str | None:
+        """The model, as the server reported it in ``session.created``/``updated``."""
+        for event in reversed(list(self.events)):
+            if event.type in ("session.created", "session.updated") and event.session:
+                return str(event.session.get("model") or "") or None
+        return None
+
+    def latencies(self) -> Table:
+        """Per response: trigger → created → first output → done (milliseconds)."""
+        return latencies(self.events)
+
+    def latency_summary(self) -> Table:
+        """Median, p90, mean, min, max of each latency, and of tool-call durations."""
+        return latency_summary(self.events)
+
+    def tool_calls(self) -> Table:
+        """Per function call: name, arguments, output, duration (milliseconds)."""
+        return tool_calls(self.events)
+
+    def usage(self) -> Table:
+        """Per response: tokens by kind, cost in USD and the running total."""
+        return usage_rows(self.events, prices_for(self.model, self.prices))
+
+    def cost(self) -> dict[str, Any]:
+        """Session totals: tokens by kind, responses, and ``cost_usd``."""
+        return {"model": self.model, **usage_totals(self.usage())}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the event log as JSONL (``{"t", "direction", "event"}`` per line)."""
+        path = Path(path)
+        with path.open("w") as out:
+            for event in self.events:
+                out.write(json.dumps(event.to_dict()) + "\n")
+        return path
+
+
+class RecordedSession(SessionAnalysis):
+    """A session loaded from a JSONL event log, with the same analysis API as a live one."""
+
+    def __init__(
+        self, events: EventLog, *, prices: Mapping[str, Prices] | None = None, name: str = ""
+    ) -> None:
+        self.events = events
+        self.transcript = build_transcript(events)
+        self.prices = prices or PRICES
+        self.name = name
+
+    def __repr__(self) -> str:
+        counts = f"{len(self.events)} events, {len(self.transcript)} turns"
+        return f"<RecordedSession {self.name!r}: {counts}>"
+
+
+def load_session(
+    path: str | Path, *, prices: Mapping[str, Prices] | None = None
+) -> RecordedSession:
+    """Load a JSONL event log written by ``save()``; bad lines are reported by number."""
+    path = Path(path)
+    log = EventLog()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            event, t = entry["event"], float(entry.get("t", 0.0))
+            direction: Direction = "client" if entry.get("direction") == "client" else "server"
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not an rt_notebook event line ({exc})") from None
+        if not isinstance(event, dict):
+            raise ValueError(f"{path}:{number}: 'event' must be a JSON object")
+        log.append(event, t, direction)
+    return RecordedSession(log, prices=prices, name=path.stem)
+
+
+__all__ = ["RealtimeEvent", "RecordedSession", "SessionAnalysis", "load_session"]

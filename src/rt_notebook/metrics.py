@@ -1,0 +1,126 @@
+"""Latencies from the browser's timestamps: per response, per tool call, and summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .events import RealtimeEvent
+from .tables import Table
+
+_FIRST_OUTPUT = (
+    "output_audio_buffer.started",
+    "response.output_audio.delta",
+    "response.output_text.delta",
+    "response.function_call_arguments.delta",
+)
+
+
+def _ms(later: float | None, earlier: float | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier) * 1000.0
+
+
+def latencies(events: Iterable[RealtimeEvent]) -> Table:
+    """One row per response: what triggered it, and when it was created, first heard, done.
+
+    The anchor is the latest trigger before ``response.created``: the end of the user's speech
+    (``speech_stopped``), a typed message or tool output (client ``conversation.item.create``),
+    or a client ``response.create``. Times are epoch seconds; latencies are milliseconds.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    anchor: tuple[str, float] | None = None
+    for event in events:
+        kind, t = event.type, event.time
+        if event.direction == "client":
+            if kind == "conversation.item.create":
+                item = event.item or {}
+                trigger = "tool" if item.get("type") == "function_call_output" else "text"
+                anchor = (trigger, t)
+            elif kind == "response.create" and anchor is None:
+                anchor = ("request", t)
+            continue
+        if kind == "input_audio_buffer.speech_stopped":
+            anchor = ("speech", t)
+        elif kind == "response.created":
+            response_id = str((event.response or {}).get("id"))
+            trigger, anchor_t = anchor or ("server", None)
+            rows[response_id] = {
+                "response_id": response_id,
+                "trigger": trigger,
+                "anchor_t": anchor_t,
+                "created_t": t,
+                "first_output_t": None,
+                "done_t": None,
+                "status": None,
+            }
+            anchor = None
+        elif kind in _FIRST_OUTPUT:
+            row = rows.get(str(event.response_id))
+            if row is not None and row["first_output_t"] is None:
+                row["first_output_t"] = t
+        elif kind == "response.done":
+            response = event.response or {}
+            row = rows.get(str(response.get("id")))
+            if row is not None:
+                row["done_t"], row["status"] = t, response.get("status")
+    table = Table()
+    for row in rows.values():
+        row["response_ms"] = _ms(row["created_t"], row["anchor_t"])
+        row["first_output_ms"] = _ms(row["first_output_t"], row["anchor_t"])
+        row["generation_ms"] = _ms(row["done_t"], row["created_t"])
+        table.append(row)
+    return table
+
+
+def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
+    """One row per function call: arguments done → output sent, in milliseconds."""
+    started: dict[str, dict[str, Any]] = {}
+    table = Table()
+    for event in events:
+        if event.direction == "server" and event.type == "response.function_call_arguments.done":
+            started[str(event.call_id)] = {
+                "call_id": event.call_id,
+                "name": event.name,
+                "arguments": event.arguments,
+                "response_id": event.response_id,
+                "arguments_done_t": event.time,
+            }
+        elif event.direction == "client" and event.type == "conversation.item.create":
+            item = event.item or {}
+            row = started.pop(str(item.get("call_id")), None)
+            if item.get("type") == "function_call_output" and row is not None:
+                row["output_sent_t"] = event.time
+                row["duration_ms"] = _ms(event.time, row["arguments_done_t"])
+                row["output"] = item.get("output")
+                table.append(row)
+    return table
+
+
+def summarize(values: Iterable[float | None]) -> dict[str, float | int | None]:
+    """count, median, p90, mean, min and max of the values that are not None."""
+    data = np.array([v for v in values if v is not None], dtype=float)
+    if not data.size:
+        return {"count": 0, "median": None, "p90": None, "mean": None, "min": None, "max": None}
+    return {
+        "count": int(data.size),
+        "median": float(np.median(data)),
+        "p90": float(np.percentile(data, 90)),
+        "mean": float(data.mean()),
+        "min": float(data.min()),
+        "max": float(data.max()),
+    }
+
+
+def latency_summary(events: Iterable[RealtimeEvent]) -> Table:
+    """Median, p90 and friends of every latency column, and of tool-call durations."""
+    rows, tools = latencies(events), None
+    table = Table()
+    for column in ("response_ms", "first_output_ms", "generation_ms"):
+        table.append({"metric": column, **summarize(rows.column(column))})
+    tools = tool_calls(events)
+    table.append({"metric": "tool_call_ms", **summarize(tools.column("duration_ms"))})
+    return table
