@@ -16,6 +16,7 @@ import ipywidgets
 
 from .analysis import SessionAnalysis
 from .events import Direction, EventLog, RealtimeEvent
+from .recordings import Recordings
 from .sequencing import ResponseSequencer
 from .session_config import apply_update, compose_session, validate_session
 from .tools import FunctionTool, as_output, error_output, function_tool
@@ -52,6 +53,8 @@ class RealtimeSession(SessionAnalysis):
         audio_constraints: Mapping[str, bool] | None = None,
         prices: Mapping[str, Prices] | None = None,
         budget_usd: float | None = None,
+        record_audio: bool = True,
+        max_memory_seconds: float = 600.0,
     ) -> None:
         self._config = compose_session(
             model=model,
@@ -62,7 +65,10 @@ class RealtimeSession(SessionAnalysis):
             session=session,
         )
         self.widget = RealtimeWidget(
-            session_config=self._config, signaling=signaling, push_to_talk=push_to_talk
+            session_config=self._config,
+            signaling=signaling,
+            push_to_talk=push_to_talk,
+            record_audio=record_audio,
         )
         if audio_constraints:
             self.widget.audio_constraints = {**self.widget.audio_constraints, **audio_constraints}
@@ -78,6 +84,8 @@ class RealtimeSession(SessionAnalysis):
         """USD per million tokens, by model (see ``rt_notebook.usage.PRICES``)."""
         self.budget_usd = budget_usd
         """When the session's cost reaches this, no new responses and the call ends."""
+        self.recordings = Recordings(max_memory_seconds=max_memory_seconds)
+        """Microphone and assistant audio as numpy arrays (when ``record_audio``)."""
         self._handlers: dict[str, list[Handler]] = {}
         self._once: set[int] = set()
         self._sequencer = ResponseSequencer(self._send_now)
@@ -265,6 +273,8 @@ class RealtimeSession(SessionAnalysis):
         if kind == "events":
             for entry in content.get("batch") or []:
                 self._receive(entry)
+        elif kind == "audio":
+            self.recordings.receive(content, buffers)
         elif kind == "offer":
             from .relay import KernelRelay
 

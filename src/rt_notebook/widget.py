@@ -34,6 +34,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     """Show a hold-to-talk button instead of an open microphone."""
     mic_device_id = Unicode("").tag(sync=True)
     """The chosen microphone (``""`` = the default)."""
+    record_audio = Bool(True).tag(sync=True)
+    """Send microphone and assistant audio to the kernel (``RealtimeSession.recordings``)."""
     audio_constraints = Dict(
         {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True}
     ).tag(sync=True)
