@@ -23,7 +23,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..session_config import SessionConfigError, apply_update, validate_session
-from .audio import SAMPLE_RATE, duration_ms, from_pcm16, rms, to_pcm16
+from .audio import SAMPLE_RATE, Resampler, duration_ms, from_pcm16, resample, rms, to_pcm16
+from .g711 import RATE as G711_RATE
 from .g711 import decode as g711_decode
 from .g711 import encode as g711_encode
 from .playback import Playback
@@ -202,6 +203,7 @@ class SessionEngine:
         self._input = bytearray()
         self._input_start_ms = 0
         self._speech_item: str | None = None
+        self._g711_in: Resampler | None = None
         self._transcribing: asyncio.Task[None] | None = None
         self._run: _Run | None = None
         self._oob_runs: set[_Run] = set()
@@ -325,7 +327,12 @@ class SessionEngine:
 
     def _on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
         item = self._find(_require(event, "item_id", str))
-        self._emit("conversation.item.retrieved", item=copy.deepcopy(item))
+        public = _public(item)
+        if "_pcm" in item:  # retrieve includes the audio, in the session's format
+            side = "output" if item.get("role") == "assistant" else "input"
+            audio = self._encode(from_pcm16(item["_pcm"]), side)
+            public["content"][0]["audio"] = base64.b64encode(audio).decode()
+        self._emit("conversation.item.retrieved", item=public)
 
     def _on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
         item = self._find(_require(event, "item_id", str))
@@ -350,6 +357,8 @@ class SessionEngine:
                 "audio_end_ms",
             )
         item["_audio_ms"] = end_ms
+        if "_pcm" in item:
+            item["_pcm"] = item["_pcm"][: _bytes_for_ms(end_ms)]
         self._emit(
             "conversation.item.truncated",
             item_id=item["id"],
@@ -364,8 +373,10 @@ class SessionEngine:
         except (binascii.Error, ValueError):
             raise ClientError("invalid_value", "audio must be base64.", "audio") from None
         fmt = self.session["audio"]["input"]["format"]["type"]
-        if fmt != "audio/pcm":
-            raw = to_pcm16(g711_decode(raw, fmt))
+        if fmt != "audio/pcm":  # G.711 is 8 kHz: decode, then up to the session's 24 kHz
+            if self._g711_in is None:
+                self._g711_in = Resampler(G711_RATE, SAMPLE_RATE)
+            raw = to_pcm16(self._g711_in.process(g711_decode(raw, fmt)))
         elif len(raw) % 2:
             raise ClientError(
                 "invalid_value", "PCM16 audio must have an even number of bytes.", "audio"
@@ -447,14 +458,21 @@ class SessionEngine:
                 create_response=config.get("create_response", True),
             )
         elif vad.kind == "timeout_triggered":
+            item_id = new_id("item")
             self._emit(
                 "input_audio_buffer.timeout_triggered",
-                item_id=new_id("item"),
+                item_id=item_id,
                 audio_start_ms=vad.audio_start_ms,
                 audio_end_ms=vad.audio_end_ms,
             )
-            if config.get("create_response", True) and self._run is None:
-                self._start_response({})
+            # the idle audio is committed as that item, then the model responds
+            self._drop_input_before(vad.audio_start_ms)
+            self._commit(
+                item_id,
+                self._input_start_ms,
+                vad.audio_end_ms,
+                create_response=config.get("create_response", True) and self._run is None,
+            )
 
     def _barge_in(self) -> None:
         if self.transport == "webrtc" and self._playing_response:
@@ -475,6 +493,7 @@ class SessionEngine:
             "role": "user",
             "status": "completed",
             "content": [{"type": "input_audio", "transcript": None}],
+            "_pcm": pcm,
         }
         self._add_item(item, previous)
         level = rms(from_pcm16(pcm)) if pcm else 0.0
@@ -634,10 +653,11 @@ class SessionEngine:
             part={"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""},
         )
         if audio:
-            said, audio_ms = await self._speak(run, text, where)
+            said, pcm = await self._speak(run, text, where)
             part = {"type": "audio", "transcript": said}
             item["content"] = [{"type": "output_audio", "transcript": said}]
-            item["_audio_ms"] = audio_ms
+            item["_audio_ms"] = duration_ms(len(pcm) // 2)
+            item["_pcm"] = pcm
         else:
             said = await self._write(run, text, where)
             part = {"type": "text", "text": said}
@@ -645,7 +665,7 @@ class SessionEngine:
         self._emit("response.content_part.done", **where, part=part)
         self._close_output(run, item, previous)
 
-    async def _speak(self, run: _Run, text: str, where: dict[str, Any]) -> tuple[str, int]:
+    async def _speak(self, run: _Run, text: str, where: dict[str, Any]) -> tuple[str, bytes]:
         """Stream a reply's audio and its transcript, word by word, in step with playback."""
         voice = run.response["audio"]["output"]["voice"]
         speech = await asyncio.to_thread(
@@ -679,7 +699,7 @@ class SessionEngine:
         transcript = "".join(said)
         self._emit("response.output_audio.done", **where)
         self._emit("response.output_audio_transcript.done", **where, transcript=transcript)
-        return transcript, duration_ms(sent)
+        return transcript, to_pcm16(speech.samples[:sent])
 
     def _audio_out(
         self, run: _Run, chunk: np.ndarray, where: dict[str, Any], playback: Playback | None
@@ -784,7 +804,7 @@ class SessionEngine:
             response["status_details"] = {"type": "cancelled", "reason": run.cancel_reason}
         else:
             response["status"] = "completed"
-        response["usage"] = self._usage(response)
+        response["usage"] = self._usage(response, run)
         self._emit("response.done", response=copy.deepcopy(response))
         if run is self._run:
             self._run = None
@@ -854,7 +874,7 @@ class SessionEngine:
             ],
         )
 
-    def _usage(self, response: dict[str, Any]) -> dict[str, Any]:
+    def _usage(self, response: dict[str, Any], run: _Run) -> dict[str, Any]:
         """Simulated token counts, shaped like OpenAI's (documented as simulated)."""
         text_in = len(str(self.session.get("instructions") or "")) // 4
         audio_in = image_in = 0
@@ -871,15 +891,13 @@ class SessionEngine:
                     image_in += 85
             if item.get("type") in ("function_call", "function_call_output"):
                 text_in += len(str(item.get("arguments") or item.get("output") or "")) // 4 + 1
-        text_out = audio_out = 0
+        text_out = 0
         for item in response["output"]:
             for part in item.get("content") or []:
                 text_out += len(part.get("transcript") or part.get("text") or "") // 4 + 1
             if item.get("type") == "function_call":
                 text_out += len(item.get("arguments") or "") // 4 + 1
-        run = self._run
-        if run is not None and run.id == response["id"]:
-            audio_out = run.audio_samples * 1000 // SAMPLE_RATE // 50
+        audio_out = run.audio_samples * 1000 // SAMPLE_RATE // 50  # in-band or out-of-band
         input_tokens = text_in + audio_in + image_in
         output_tokens = text_out + audio_out
         return {
@@ -941,8 +959,13 @@ class SessionEngine:
         return self.session["audio"]["output"].get("voice")
 
     def _encode_out(self, samples: np.ndarray) -> bytes:
-        fmt = self.session["audio"]["output"]["format"]["type"]
-        return to_pcm16(samples) if fmt == "audio/pcm" else g711_encode(samples, fmt)
+        return self._encode(samples, "output")
+
+    def _encode(self, samples: np.ndarray, side: str) -> bytes:
+        fmt = self.session["audio"][side]["format"]["type"]
+        if fmt == "audio/pcm":
+            return to_pcm16(samples)
+        return g711_encode(resample(samples, SAMPLE_RATE, G711_RATE), fmt)
 
     def _drop_input_before(self, ms: int) -> None:
         drop = min(len(self._input), _bytes_for_ms(max(0, ms - self._input_start_ms)))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+RATE = 8000
+"""G.711 (``audio/pcmu``, ``audio/pcma``) is 8 kHz telephony audio."""
+
 _BIAS = 0x84
 
 
