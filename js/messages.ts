@@ -1,7 +1,7 @@
 // Custom messages between widget and kernel (each has a `kind`), and the few GA realtime event
 // shapes the widget reads. The realtime payloads keep their own `type`.
 
-import type { Backend } from "./model";
+import type { Backend, LocalOptions } from "./model";
 
 /** Any realtime event on the `oai-events` channel, in either direction. */
 export interface RealtimeEvent {
@@ -48,7 +48,13 @@ export type AnswerMessage =
 
 export type WidgetMessage =
   | { kind: "events"; batch: EventEntry[] }
-  | { kind: "offer"; id: string; sdp: string; session: Record<string, unknown> };
+  | {
+      kind: "offer";
+      id: string;
+      sdp: string;
+      session: Record<string, unknown>;
+      local?: LocalOptions;
+    };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -38,4 +38,13 @@ export interface WidgetModel {
   mic_device_id: string;
   /** getUserMedia audio processing switches. Python writes it. */
   audio_constraints: AudioConstraints;
+  /** Send microphone and assistant audio to the kernel. */
+  record_audio: boolean;
+  /** `{scenario: [...]}`: scripted replies when the call lands on the local backend. */
+  local_options: LocalOptions;
+}
+
+/** Options for the local backend, sent with the offer (ignored by OpenAI). */
+export interface LocalOptions {
+  scenario?: unknown[];
 }

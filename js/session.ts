@@ -160,7 +160,13 @@ export class Session implements SessionHandle {
       const queued = this.outbox;
       this.outbox = [];
       for (const event of queued) peer.send(event);
-      const answer = await negotiate(peer, exchange, this.model.get("session_config") ?? {});
+      const local = this.model.get("local_options");
+      const answer = await negotiate(
+        peer,
+        exchange,
+        this.model.get("session_config") ?? {},
+        local?.scenario ? local : undefined,
+      );
       if (stale()) return;
       this.setTraits({ backend: answer.backend, call_id: answer.call_id });
       if (this.machine.state === "connecting") {

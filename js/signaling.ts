@@ -3,7 +3,7 @@
 // thrown `SignalingError`s, so an error answer can never reach setRemoteDescription.
 
 import type { AnswerMessage, WidgetMessage } from "./messages";
-import type { Backend, SignalingMode } from "./model";
+import type { Backend, LocalOptions, SignalingMode } from "./model";
 
 export interface ApiError {
   status: number;
@@ -142,11 +142,15 @@ export class ExtensionClient {
   }
 
   /** Exchange an SDP offer for an answer; errors are thrown, never handed to WebRTC. */
-  async createCall(sdp: string, session: Record<string, unknown>): Promise<CallAnswer> {
+  async createCall(
+    sdp: string,
+    session: Record<string, unknown>,
+    local?: LocalOptions,
+  ): Promise<CallAnswer> {
     const answer = await this.request<CallAnswer>("calls", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sdp, session }),
+      body: JSON.stringify(local ? { sdp, session, local } : { sdp, session }),
     });
     if (typeof answer.sdp !== "string" || !answer.sdp.startsWith("v=0")) {
       throw new SignalingError({
@@ -166,7 +170,11 @@ export interface Answer {
   backend: Backend;
 }
 
-export type Exchange = (sdp: string, session: Record<string, unknown>) => Promise<Answer>;
+export type Exchange = (
+  sdp: string,
+  session: Record<string, unknown>,
+  local?: LocalOptions,
+) => Promise<Answer>;
 
 function checkSdp(sdp: unknown): string {
   if (typeof sdp !== "string" || !sdp.startsWith("v=0")) {
@@ -181,8 +189,8 @@ function checkSdp(sdp: unknown): string {
 
 /** `server` signaling: POST to the extension; the backend is the one its status reported. */
 export function serverExchange(client: ExtensionClient, status: ServerStatus): Exchange {
-  return async (sdp, session) => {
-    const answer = await client.createCall(sdp, session);
+  return async (sdp, session, local) => {
+    const answer = await client.createCall(sdp, session, local);
     return { sdp: answer.sdp, call_id: answer.call_id ?? "", backend: status.backend };
   };
 }
@@ -237,7 +245,7 @@ export class KernelRelay {
     this.timeoutMs = timeoutMs;
   }
 
-  readonly exchange: Exchange = (sdp, session) =>
+  readonly exchange: Exchange = (sdp, session, local) =>
     new Promise<Answer>((resolve, reject) => {
       const id = newOfferId();
       const timer = setTimeout(() => {
@@ -251,7 +259,9 @@ export class KernelRelay {
         );
       }, this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ kind: "offer", id, sdp, session });
+      this.send(
+        local ? { kind: "offer", id, sdp, session, local } : { kind: "offer", id, sdp, session },
+      );
     });
 
   /** Complete the offer an answer belongs to; returns false for an unknown or late id. */
@@ -296,9 +306,10 @@ export async function negotiate(
   peer: OfferingPeer,
   exchange: Exchange,
   session: Record<string, unknown>,
+  local?: LocalOptions,
 ): Promise<Answer> {
   const offer = await peer.createOffer();
-  const answer = await exchange(offer, session);
+  const answer = await exchange(offer, session, local);
   await peer.accept(checkSdp(answer.sdp));
   return answer;
 }

@@ -99,7 +99,10 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
                 answer = await upstream.create_call(offer, session)
             backend = "openai"
         else:
-            answer = await local_backend().create_call(offer, session)
+            from .local.responders import scenario_from_request
+
+            scenario = scenario_from_request(content.get("local"))
+            answer = await local_backend().create_call(offer, session, scenario=scenario)
             backend = "local"
     except RealtimeError as error:
         return {"error": {"status": error.status, "code": error.code, "message": error.message}}

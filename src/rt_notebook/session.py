@@ -37,6 +37,24 @@ class RealtimeSession(SessionAnalysis):
 
     Every event in both directions reaches Python (``on``), tools run in the kernel, and the
     session keeps the transcript and the timestamped event log.
+
+    Args:
+        model: The realtime model, e.g. ``"gpt-realtime"`` (the server's default if unset).
+        voice: ``audio.output.voice``, e.g. ``"marin"`` or ``"cedar"``.
+        instructions: The system instructions.
+        transcription: Input transcription model (on by default); ``None`` switches it off.
+        turn_detection: ``"server_vad"`` (default), ``"semantic_vad"``, a full GA config, or
+            ``None`` for manual turns.
+        session: Any further GA session fields, merged on top (validated; beta-era fields
+            are refused with the GA path to use).
+        push_to_talk: A hold-to-talk button instead of an open microphone (manual turns).
+        signaling: ``"auto"`` (server extension, else the kernel), ``"server"`` or ``"kernel"``.
+        audio_constraints: getUserMedia switches (``echoCancellation``, …; all on by default).
+        prices: USD per million tokens by model, for ``cost()`` and the budget.
+        budget_usd: Stop creating responses and end the call when the cost reaches this.
+        record_audio: Send microphone and assistant audio to ``recordings``.
+        max_memory_seconds: Audio kept in memory per track; older audio goes to a temp file.
+        local_scenario: Scripted replies used when the call lands on the local backend.
     """
 
     def __init__(
@@ -55,6 +73,7 @@ class RealtimeSession(SessionAnalysis):
         budget_usd: float | None = None,
         record_audio: bool = True,
         max_memory_seconds: float = 600.0,
+        local_scenario: list[Any] | None = None,
     ) -> None:
         self._config = compose_session(
             model=model,
@@ -70,6 +89,10 @@ class RealtimeSession(SessionAnalysis):
             push_to_talk=push_to_talk,
             record_audio=record_audio,
         )
+        if local_scenario is not None:
+            from .local.responders import check_scenario
+
+            self.widget.local_options = {"scenario": check_scenario(local_scenario)}
         if audio_constraints:
             self.widget.audio_constraints = {**self.widget.audio_constraints, **audio_constraints}
         self.output = ipywidgets.Output(layout={"max_height": "20em", "overflow": "auto"})

@@ -152,7 +152,10 @@ class LocalFrontend(ScriptedFrontend):
         channel.on("open", self._flush)
         pc.on("track", lambda track: self._spawn(self._drain(track)))
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await self.backend.create_call(pc.localDescription.sdp, widget.session_config)
+        scenario = (widget.local_options or {}).get("scenario")
+        answer = await self.backend.create_call(
+            pc.localDescription.sdp, widget.session_config, scenario=scenario
+        )
         widget.call_id, widget.backend = answer.call_id or "", "local"
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
 

@@ -146,6 +146,10 @@ class Transcript:
                 self._response_items.setdefault(str(event.response_id), []).append(item_id)
         elif kind == "output_audio_buffer.started":
             self._playback_start[str(event.response_id)] = t
+            for item_id in self._response_items.get(str(event.response_id), []):
+                turn = self._turns.get(item_id)
+                if turn is not None and turn.start is None:
+                    turn.start = t  # heard from here, whether or not deltas came first
         elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared"):
             self._playback_end(str(event.response_id), t, cut=kind.endswith("cleared"))
         elif kind == "response.done":

@@ -34,6 +34,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     """Show a hold-to-talk button instead of an open microphone."""
     mic_device_id = Unicode("").tag(sync=True)
     """The chosen microphone (``""`` = the default)."""
+    local_options = Dict().tag(sync=True)
+    """``{"scenario": [...]}``: scripted replies when the call lands on the local backend."""
     record_audio = Bool(True).tag(sync=True)
     """Send microphone and assistant audio to the kernel (``RealtimeSession.recordings``)."""
     audio_constraints = Dict(

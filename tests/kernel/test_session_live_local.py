@@ -155,3 +155,20 @@ def test_widget_message_offer_goes_through_the_relay(
     assert sent[0]["kind"] == "answer"
     assert sent[0]["id"] == "o1"
     assert sent[0]["error"]["code"] == "invalid_sdp"
+
+
+async def test_local_scenario_travels_with_the_session() -> None:
+    s = rt.RealtimeSession(
+        session={"output_modalities": ["text"]},
+        local_scenario=[{"say": "From the notebook's own scenario."}],
+    )
+    assert s.widget.local_options == {"scenario": [{"say": "From the notebook's own scenario."}]}
+    frontend = LocalFrontend(s)
+    s.connect()
+    await frontend.wait("session.created", timeout=20)
+    s.send_text("hi")
+    await frontend.wait("response.done", timeout=20)
+    await frontend.close()
+    assert s.transcript[-1].text == "From the notebook's own scenario."
+    with pytest.raises(ValueError, match="step 0"):
+        rt.RealtimeSession(local_scenario=[{"sayy": "typo"}])

@@ -70,3 +70,36 @@ async def test_local_backend_refuses_a_bad_session_like_openai(jp_fetch: Any) ->
         )
     assert exc.value.code == 400
     assert json.loads(exc.value.response.body)["error"]["param"] == "session.voice"
+
+
+@pytest.mark.parametrize("rt_config", [{"api_key": None}], indirect=True)
+async def test_a_call_may_bring_its_own_scenario(jp_fetch: Any) -> None:
+    client = RtcClient()
+    await client.pc.setLocalDescription(await client.pc.createOffer())
+    body = {
+        "sdp": client.pc.localDescription.sdp,
+        "session": {"output_modalities": ["text"]},
+        "local": {"scenario": [{"say": "Scripted by the notebook."}]},
+    }
+    response = await jp_fetch("api", "rt-notebook", "calls", method="POST", body=json.dumps(body))
+    answer = json.loads(response.body)
+    await client.accept(answer["sdp"], f"/x/{answer['call_id']}")
+    await client.wait("session.created", timeout=15)
+    client.send({"type": "response.create"})
+    done = await client.wait("response.done", timeout=20)
+    await client.close()
+    assert done["response"]["output"][0]["content"][0]["text"] == "Scripted by the notebook."
+
+    with pytest.raises(HTTPClientError) as exc:
+        await jp_fetch(
+            "api",
+            "rt-notebook",
+            "calls",
+            method="POST",
+            body=json.dumps({**body, "local": {"scenario": [{"sya": "typo"}]}}),
+        )
+    assert exc.value.code == 400
+    error = json.loads(exc.value.response.body)["error"]
+    assert error["param"] == "local.scenario"
+    assert "step 0" in error["message"]
+    assert "sya" in error["message"]

@@ -64,11 +64,20 @@ class LocalRealtime:
 
     # ---- HTTP-shaped API (same as OpenAIRealtimeHTTP) --------------------------------
 
-    async def create_call(self, sdp: str, session: dict[str, Any]) -> CallAnswer:
-        """Answer a WebRTC offer for a session config (the multipart ``/calls`` form)."""
-        return await self.create_call_for_session(sdp, self.session_config(session))
+    async def create_call(
+        self, sdp: str, session: dict[str, Any], *, scenario: ResponderSpec = None
+    ) -> CallAnswer:
+        """Answer a WebRTC offer for a session config (the multipart ``/calls`` form).
 
-    async def create_call_for_session(self, sdp: str, config: dict[str, Any]) -> CallAnswer:
+        ``scenario`` scripts this call's replies instead of the backend's own responder.
+        """
+        return await self.create_call_for_session(
+            sdp, self.session_config(session), scenario=scenario
+        )
+
+    async def create_call_for_session(
+        self, sdp: str, config: dict[str, Any], *, scenario: ResponderSpec = None
+    ) -> CallAnswer:
         """Answer a WebRTC offer for an effective session (e.g. an ephemeral key's)."""
         from .rtc import RtcCall  # aiortc loads only when WebRTC is used
 
@@ -89,7 +98,7 @@ class LocalRealtime:
             playback: Playback,
             on_fault: Callable[[str], None],
         ) -> SessionEngine:
-            return self._engine(config, "webrtc", send, call_id, playback, on_fault)
+            return self._engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
 
         call = RtcCall(call_id, make_engine, self._forget)
         self._calls[call_id] = call
@@ -167,13 +176,14 @@ class LocalRealtime:
         call_id: str,
         playback: Playback | None,
         on_fault: Callable[[str], None] | None,
+        scenario: ResponderSpec = None,
     ) -> SessionEngine:
         return SessionEngine(
             session=config,
             transport=transport,
             send=send,
             call_id=call_id,
-            responder=make_responder(self.options.scenario),
+            responder=make_responder(scenario if scenario is not None else self.options.scenario),
             transcriber=self._transcriber,
             playback=playback,
             on_fault=on_fault,

@@ -168,16 +168,30 @@ def make_responder(spec: ResponderSpec) -> Responder:
     return ScriptedResponder(spec)
 
 
+def check_scenario(steps: object) -> list[Mapping[str, Any] | str]:
+    """A scenario (a list of steps), checked step by step; ``ValueError`` names the bad one."""
+    if not isinstance(steps, list):
+        raise ValueError('a scenario is a list of steps, e.g. [{"say": "Hello"}]')
+    for index, step in enumerate(steps):
+        if isinstance(step, str):
+            continue
+        if not isinstance(step, Mapping):
+            raise ValueError(f"scenario step {index} must be an object or a string")
+        try:
+            Reply.from_step(step)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"scenario step {index}: {exc}") from None
+    return steps
+
+
 def load_scenario(path: str | Path) -> list[Mapping[str, Any] | str]:
     """Read a scenario file: JSON, either a list of steps or ``{"steps": [...]}``."""
     data = json.loads(Path(path).read_text())
     steps = data.get("steps") if isinstance(data, dict) else data
-    if not isinstance(steps, list):
-        raise ValueError(f"{path}: a scenario is a list of steps or {{'steps': [...]}}")
-    for step in steps:
-        if not isinstance(step, str):
-            Reply.from_step(step)  # fail early, naming the bad step
-    return steps
+    try:
+        return check_scenario(steps)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _call_name(conversation: list[dict[str, Any]], call_id: object) -> str:
@@ -189,3 +203,19 @@ def _call_name(conversation: list[dict[str, Any]], call_id: object) -> str:
 
 def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scenario_from_request(local: object) -> list[Mapping[str, Any] | str] | None:
+    """The ``local`` part of a call request, ``{"scenario": [...]}``; a 400 when malformed."""
+    from ..errors import RealtimeError
+
+    if local is None:
+        return None
+    if not isinstance(local, Mapping) or set(local) - {"scenario"}:
+        raise RealtimeError(
+            400, "invalid_local", 'local must be {"scenario": [...]}', param="local"
+        )
+    try:
+        return check_scenario(local.get("scenario", []))
+    except ValueError as exc:
+        raise RealtimeError(400, "invalid_local", str(exc), param="local.scenario") from None

@@ -12,6 +12,7 @@ from tornado import web
 
 from .._version import __version__
 from ..errors import RealtimeError
+from ..local.responders import scenario_from_request
 from ..sdp import check_offer
 from ..session_config import SessionConfigError, prepare_session
 
@@ -111,8 +112,12 @@ class CallsHandler(_RealtimeHandler):
             body = self._json_body(rt.max_offer_bytes + _SESSION_BODY_ALLOWANCE)
             offer = check_offer(body.get("sdp"), max_bytes=rt.max_offer_bytes)
             session = self._session(body.get("session"))
+            scenario = scenario_from_request(body.get("local"))
             self._check_rate()
-            answer = await rt.backend_for_request().create_call(offer, session)
+            if rt.active_backend() == "local":
+                answer = await rt.local_backend().create_call(offer, session, scenario=scenario)
+            else:
+                answer = await rt.openai.create_call(offer, session)
         except RealtimeError as error:
             self.log.warning("rt_notebook: call refused (%s): %s", error.status, error.message)
             self._fail(error)
