@@ -1,14 +1,13 @@
 // The WebRTC side of a call: microphone track, remote audio, and the `oai-events` data channel.
 // No DOM here except the (detached) <audio> element that plays the model's voice.
 
+import { now } from "./clock";
 import type { ClientEvent, EventEntry } from "./messages";
 import { isRealtimeEvent } from "./messages";
 import type { AudioConstraints } from "./model";
+import { Recorder } from "./recorder";
 
-/** Browser epoch time in ms, the `t` of every event entry. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { now } from "./clock";
 
 /** Root mean square of audio samples in [-1, 1]. */
 export function rms(samples: Float32Array): number {
@@ -35,6 +34,8 @@ export interface PeerOptions {
   onSoundBlocked: (blocked: boolean) => void;
   /** An event could not be sent (e.g. larger than the channel's message limit). */
   onSendError: (event: ClientEvent, error: unknown) => void;
+  /** Recorded audio (24 kHz PCM16) of the mic and the assistant; absent = no recording. */
+  onAudio?: (track: "mic" | "assistant", pcm: Int16Array, t: number) => void;
 }
 
 /** What the session needs from a peer; tests substitute a fake. */
@@ -92,6 +93,8 @@ export class Peer implements PeerLike {
   private queue: ClientEvent[] = [];
   private inMeter: Meter | null = null;
   private outMeter: Meter | null = null;
+  private micRecorder: Recorder | null = null;
+  private outRecorder: Recorder | null = null;
   private closed = false;
 
   /** Ask for the microphone, then build the connection. getUserMedia errors propagate as-is. */
@@ -125,6 +128,7 @@ export class Peer implements PeerLike {
     if (this.ctx) {
       this.ctx.resume().catch(() => undefined);
       this.inMeter = new Meter(this.ctx, mic);
+      this.micRecorder = this.recorder("mic", mic);
     }
     this.pc.ontrack = (e: RTCTrackEvent) => {
       const stream = e.streams[0] ?? new MediaStream([e.track]);
@@ -134,6 +138,8 @@ export class Peer implements PeerLike {
       if (this.ctx) {
         this.outMeter?.disconnect();
         this.outMeter = new Meter(this.ctx, stream);
+        this.outRecorder?.stop();
+        this.outRecorder = this.recorder("assistant", stream);
       }
     };
   }
@@ -178,7 +184,15 @@ export class Peer implements PeerLike {
     if (this.ctx) {
       this.inMeter?.disconnect();
       this.inMeter = new Meter(this.ctx, stream);
+      this.micRecorder?.stop();
+      this.micRecorder = this.recorder("mic", stream);
     }
+  }
+
+  private recorder(track: "mic" | "assistant", stream: MediaStream): Recorder | null {
+    const onAudio = this.options.onAudio;
+    if (!this.ctx || !onAudio) return null;
+    return new Recorder(this.ctx, stream, (pcm, t) => onAudio(track, pcm, t));
   }
 
   /** Retry playback from a user gesture; resolves whether sound now plays. */
@@ -204,6 +218,8 @@ export class Peer implements PeerLike {
     for (const track of this.mic.getTracks()) track.stop();
     this.inMeter?.disconnect();
     this.outMeter?.disconnect();
+    this.micRecorder?.stop();
+    this.outRecorder?.stop();
     this.channel.close();
     this.pc.close();
     this.audio.pause();

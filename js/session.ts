@@ -244,6 +244,13 @@ export class Session implements SessionHandle {
     return {
       audio: this.model.get("audio_constraints") ?? {},
       deviceId: this.model.get("mic_device_id") ?? "",
+      ...(this.model.get("record_audio")
+        ? {
+            onAudio: (track: "mic" | "assistant", pcm: Int16Array, t: number) => {
+              if (current()) this.model.send({ kind: "audio", track, t }, undefined, [pcm]);
+            },
+          }
+        : {}),
       onEntry: (entry) => {
         if (current()) this.record(entry);
       },
