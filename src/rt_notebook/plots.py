@@ -66,8 +66,23 @@ def _new_figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axe
     if ax is not None:
         fig = ax.figure
         return (fig.figure if isinstance(fig, SubFigure) else fig), ax
-    fig = Figure(figsize=size, layout="constrained")
+    fig = _figure(figsize=size)
     return fig, fig.add_subplot()
+
+
+def _figure(**kwargs: Any) -> Figure:
+    """A figure that shows as a PNG in notebooks even when pyplot was never imported."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None:
+        printers = shell.display_formatter.formatters["image/png"].type_printers
+        if Figure not in printers:
+            select_figure_formats(shell, {"png"})  # type: ignore[no-untyped-call]
+    return Figure(layout="constrained", **kwargs)
 
 
 def _t0(session: SessionAnalysis) -> float:
@@ -539,7 +554,7 @@ def dashboard(
     """All the plots in one figure; the waveform panel only when ``audio`` is given."""
     rows = 4 if audio is not None else 3
     heights = [3.0, 2.6, 3.4, 3.0] if audio is not None else [3.0, 3.4, 3.0]
-    fig = Figure(figsize=(14, sum(heights) + 0.6), layout="constrained")
+    fig = _figure(figsize=(14, sum(heights) + 0.6))
     grid = fig.add_gridspec(rows, 2, height_ratios=heights)
     timed = [fig.add_subplot(grid[0, :])]
     timeline(session, ax=timed[0])
