@@ -11,7 +11,9 @@ from .session_config import SessionConfigError, compose_session, validate_sessio
 
 if TYPE_CHECKING:
     from .analysis import RecordedSession, load_session
+    from .batch import run_batch
     from .events import RealtimeEvent
+    from .headless import HeadlessSession
     from .session import RealtimeSession
     from .tools import FunctionTool, function_tool
     from .transcript import Transcript, Turn
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRICES",
     "FunctionTool",
+    "HeadlessSession",
     "Prices",
     "RealtimeError",
     "RealtimeEvent",
@@ -32,12 +35,15 @@ __all__ = [
     "compose_session",
     "function_tool",
     "load_session",
+    "run_batch",
     "validate_session",
 ]
 
 # The kernel-side API loads on first use, so the server extension never imports the widget.
 _LAZY = {
     "RealtimeSession": "session",
+    "HeadlessSession": "headless",
+    "run_batch": "batch",
     "RecordedSession": "analysis",
     "load_session": "analysis",
     "PRICES": "usage",

@@ -16,15 +16,13 @@ import httpx
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from rt_notebook.local.audio import SAMPLE_RATE, resample
 from rt_notebook.local.backend import LocalOptions, LocalRealtime
 from rt_notebook.local.playback import Playback
 from rt_notebook.local.rtc import PlaybackTrack
-from rt_notebook.local.server import make_app
+from rt_notebook.local.server import serve
 
 Event = dict[str, Any]
 
@@ -45,16 +43,8 @@ def silence(seconds: float) -> np.ndarray:
 @contextlib.asynccontextmanager
 async def running_backend(**options: Any) -> AsyncIterator[tuple[LocalRealtime, str]]:
     """The standalone server on a free loopback port: ``(backend, "http://127.0.0.1:N/v1")``."""
-    backend = LocalRealtime(LocalOptions(**options))
-    server = HTTPServer(make_app(backend))
-    sockets = bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    port = sockets[0].getsockname()[1]
-    try:
-        yield backend, f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.stop()
-        await backend.close()
+    async with serve(LocalRealtime(LocalOptions(**options))) as running:
+        yield running
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:

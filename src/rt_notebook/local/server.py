@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tornado import httputil, web, websocket
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from ..errors import RealtimeError
 from ..sdp import check_offer
@@ -317,3 +321,23 @@ class RealtimeSocket(websocket.WebSocketHandler):
     def _send(self, event: dict[str, Any]) -> None:
         if self.ws_connection is not None and not self.ws_connection.is_closing():
             self.write_message(json.dumps(event))
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    backend: LocalRealtime | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[tuple[LocalRealtime, str]]:
+    """Run the local backend on this event loop: ``(backend, "http://127.0.0.1:PORT/v1")``.
+
+    ``port=0`` picks a free port. Everything stops when the block ends.
+    """
+    backend = backend or LocalRealtime()
+    server = HTTPServer(make_app(backend))
+    sockets = bind_sockets(port, host)
+    server.add_sockets(sockets)
+    bound = sockets[0].getsockname()[1]
+    try:
+        yield backend, f"http://{host}:{bound}/v1"
+    finally:
+        server.stop()
+        await backend.close()

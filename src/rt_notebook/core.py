@@ -1,0 +1,360 @@
+"""What every session does whatever carries its events: callbacks, tools, responses, budget.
+
+``RealtimeSession`` (WebRTC in the browser) and ``HeadlessSession`` (WebSocket in the kernel)
+differ only in how events travel; both fold every event through one path here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import inspect
+import io
+import logging
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from .analysis import SessionAnalysis
+from .events import Direction, EventLog, RealtimeEvent
+from .sequencing import ResponseSequencer
+from .session_config import apply_update, compose_session, validate_session
+from .tools import FunctionTool, as_output, error_output, function_tool
+from .transcript import Transcript
+from .usage import PRICES, Prices
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[RealtimeEvent], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound="SessionCore")
+
+
+class SessionCore(SessionAnalysis):
+    """Events in, callbacks and tools out; subclasses provide the transport."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        prices: Mapping[str, Prices] | None = None,
+        budget_usd: float | None = None,
+    ) -> None:
+        self._config = config
+        self.events = EventLog()
+        """Every event in both directions, with timestamps."""
+        self.transcript = Transcript()
+        """The conversation as turns."""
+        self.tools: dict[str, FunctionTool] = {}
+        """Registered tools by name."""
+        self.prices = prices or PRICES
+        """USD per million tokens, by model (see ``rt_notebook.usage.PRICES``)."""
+        self.budget_usd = budget_usd
+        """When the session's cost reaches this, no new responses and the call ends."""
+        self._handlers: dict[str, list[Handler]] = {}
+        self._once: set[int] = set()
+        self._sequencer = ResponseSequencer(self._transmit)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- what a transport provides ----------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """idle, connecting, connected, interrupted, closed or error."""
+        raise NotImplementedError
+
+    def _transmit(self, event: dict[str, Any]) -> None:
+        """Put a client event on the wire."""
+        raise NotImplementedError
+
+    def _stop(self, code: str, message: str, fix: str) -> None:
+        """End the call because of a policy (e.g. the budget)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _output(self) -> Iterator[None]:
+        """Where handler and tool output goes while they run."""
+        yield
+
+    def _show_error(self, text: str) -> None:
+        """Make an error visible to the user."""
+
+    def _config_changed(self, config: dict[str, Any]) -> None:
+        """The session config for later connections changed."""
+
+    # ---- configuration ------------------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The session config the next connection will use (a copy)."""
+        return copy.deepcopy(self._config)
+
+    def update(self, **fields: Any) -> None:
+        """``session.update`` with GA fields (e.g. ``instructions=…``, ``tools=[…]``).
+
+        Convenience keywords ``voice``, ``transcription`` and ``turn_detection`` are placed
+        at their GA paths. The change also applies to later connections.
+        """
+        convenience = {
+            k: fields.pop(k) for k in ("voice", "transcription", "turn_detection") if k in fields
+        }
+        self._apply(compose_session(session=fields, **convenience, partial=True))
+
+    def _apply(self, update: dict[str, Any]) -> None:
+        """Validate a partial session change, keep it for reconnects, send it if connected."""
+        self._config = validate_session(apply_update(self._config, update))
+        self._config_changed(self._config)
+        if self.status in ("connected", "interrupted"):
+            self.send({"type": "session.update", "session": {"type": "realtime", **update}})
+
+    # ---- callbacks ----------------------------------------------------------------------------
+
+    @overload
+    def on(self, event_type: str) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self: S, event_type: str, handler: F) -> S: ...
+
+    def on(self, event_type: str, handler: F | None = None) -> Any:
+        """Call ``handler(event)`` for each event of ``event_type`` (``"*"`` for all).
+
+        Works as a method (returns the session) or a decorator (returns the function).
+        """
+        if handler is None:
+
+            def decorate(fn: F) -> F:
+                self.on(event_type, fn)
+                return fn
+
+            return decorate
+        self._handlers.setdefault(event_type, []).append(handler)
+        return self
+
+    def once(self: S, event_type: str, handler: Handler) -> S:
+        """Like :meth:`on`, for the next matching event only."""
+        self._once.add(id(handler))
+        return self.on(event_type, handler)
+
+    def off(self: S, event_type: str, handler: Handler | None = None) -> S:
+        """Remove one handler, or every handler of ``event_type``."""
+        handlers = self._handlers.get(event_type, [])
+        if handler is None:
+            handlers.clear()
+        elif handler in handlers:
+            handlers.remove(handler)
+        return self
+
+    # ---- tools --------------------------------------------------------------------------------
+
+    @overload
+    def tool(
+        self, function: F, *, name: str | None = None, description: str | None = None
+    ) -> F: ...
+
+    @overload
+    def tool(
+        self, *, name: str | None = None, description: str | None = None
+    ) -> Callable[[F], F]: ...
+
+    def tool(
+        self,
+        function: F | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Any:
+        """Register a Python function as a tool the model can call (decorator or method).
+
+        The JSON schema comes from the type hints and the docstring's ``Args:`` section.
+        """
+        if function is None:
+            return lambda fn: self.tool(fn, name=name, description=description)
+        built = function_tool(function, name=name, description=description)
+        self.tools[built.name] = built
+        self._apply({"tools": [t.to_session_tool() for t in self.tools.values()]})
+        return function
+
+    # ---- sending ------------------------------------------------------------------------------
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Send any GA client event as is."""
+        if not isinstance(event.get("type"), str):
+            raise ValueError("a client event needs a 'type', e.g. {'type': 'response.create'}")
+        self._transmit(dict(event))
+
+    def send_text(self, text: str, *, respond: bool = True) -> None:
+        """Add a user message and (by default) ask for a response."""
+        self.send(user_message([{"type": "input_text", "text": text}]))
+        if respond:
+            self.create_response()
+
+    def send_image(
+        self, image: Any, *, text: str | None = None, detail: str = "auto", respond: bool = True
+    ) -> None:
+        """Show the model an image: a matplotlib figure, an array, a PNG/JPEG path or bytes."""
+        import base64
+
+        data, mime = image_bytes(image)
+        url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        self.send(image_message(url, text, detail))
+        if respond:
+            self.create_response()
+
+    def create_response(self, **response: Any) -> None:
+        """``response.create``, queued until no response is active."""
+        self._sequencer.request(response or None)
+
+    # ---- receiving ----------------------------------------------------------------------------
+
+    def _receive(self, raw: dict[str, Any], t: float, direction: Direction) -> RealtimeEvent:
+        """The one path every event takes: log, transcript, sequencing, tools, handlers."""
+        event = self.events.append(raw, t, direction)
+        self.transcript.update(event)
+        if direction == "server":
+            self._sequencer.observe(event)
+            if event.type == "response.function_call_arguments.done":
+                self._run_tool(event)
+            elif event.type == "response.done" and self.budget_usd is not None:
+                self._check_budget()
+        self._dispatch(event)
+        return event
+
+    def _check_budget(self) -> None:
+        spent = self.cost()["cost_usd"]
+        if self.budget_usd is None or spent < self.budget_usd or self._sequencer.stopped:
+            return
+        self._sequencer.stop()
+        message = (
+            f"Budget reached: this session has cost ${spent:.4f} of its "
+            f"${self.budget_usd:.4f} budget, so no new responses are created and the "
+            "call was ended."
+        )
+        self._show_error(message + "\n")
+        log.warning("rt_notebook: %s", message)
+        self._stop("budget_reached", message, "Raise budget_usd, or start a new session.")
+
+    def _dispatch(self, event: RealtimeEvent) -> None:
+        for key in (event.type, "*"):
+            for handler in list(self._handlers.get(key, [])):
+                if id(handler) in self._once:
+                    self._once.discard(id(handler))
+                    self.off(key, handler)
+                self._call(handler, event)
+
+    def _call(self, handler: Callable[..., Any], *args: Any) -> None:
+        try:
+            with self._output():
+                result = handler(*args)
+            if inspect.isawaitable(result):
+                self._spawn(self._await_handler(handler, result))
+        except Exception:
+            self._report(handler)
+
+    async def _await_handler(self, handler: Callable[..., Any], awaitable: Any) -> None:
+        try:
+            with self._output():
+                await awaitable
+        except Exception:
+            self._report(handler)
+
+    def _report(self, where: Callable[..., Any]) -> None:
+        name = getattr(where, "__qualname__", repr(where))
+        text = traceback.format_exc()
+        log.error("rt_notebook: %s raised\n%s", name, text)
+        self._show_error(f"Error in {name}:\n{text}")
+
+    # ---- tools at work ------------------------------------------------------------------------
+
+    def _run_tool(self, event: RealtimeEvent) -> None:
+        """Sync tools run right here, as the event arrives; async tools as tasks."""
+        call_id, name = str(event.call_id), str(event.name)
+        self._sequencer.tool_started(call_id)
+        tool = self.tools.get(name)
+        if tool is None:
+            self._tool_done(call_id, error_output(f"no tool named {name!r} is registered"))
+            return
+        try:
+            kwargs = tool.parse(str(event.arguments or ""))
+        except ValueError as exc:
+            self._tool_done(call_id, error_output(str(exc)))
+            return
+        if tool.is_async:
+            self._spawn(self._await_tool(call_id, tool, kwargs))
+            return
+        try:
+            with self._output():
+                result = tool.function(**kwargs)
+        except Exception as exc:
+            self._report(tool.function)
+            self._tool_done(call_id, error_output(f"{type(exc).__name__}: {exc}"))
+            return
+        self._tool_done(call_id, as_output(result))
+
+    async def _await_tool(self, call_id: str, tool: FunctionTool, kwargs: dict[str, Any]) -> None:
+        try:
+            with self._output():
+                result = await tool.function(**kwargs)
+        except Exception as exc:
+            self._report(tool.function)
+            self._tool_done(call_id, error_output(f"{type(exc).__name__}: {exc}"))
+            return
+        self._tool_done(call_id, as_output(result))
+
+    def _tool_done(self, call_id: str, output: str) -> None:
+        self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+            }
+        )
+        self._sequencer.tool_finished(call_id)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def user_message(content: list[dict[str, Any]]) -> dict[str, Any]:
+    """``conversation.item.create`` for a user message."""
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": content},
+    }
+
+
+def image_message(url: str, text: str | None, detail: str) -> dict[str, Any]:
+    """A user message showing an image (a data URL), with optional text."""
+    content: list[dict[str, Any]] = [{"type": "input_image", "image_url": url, "detail": detail}]
+    if text:
+        content.append({"type": "input_text", "text": text})
+    return user_message(content)
+
+
+def image_bytes(image: Any) -> tuple[bytes, str]:
+    """(bytes, mime) for a matplotlib figure, an array, a path, or PNG/JPEG bytes."""
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+    elif isinstance(image, (str, Path)):
+        data = Path(image).read_bytes()
+    elif hasattr(image, "savefig"):
+        buffer = io.BytesIO()
+        image.savefig(buffer, format="png", bbox_inches="tight")
+        data = buffer.getvalue()
+    else:
+        import matplotlib.image
+        import numpy as np
+
+        buffer = io.BytesIO()
+        array = np.asarray(image)
+        matplotlib.image.imsave(
+            buffer, array, format="png", cmap="gray" if array.ndim == 2 else None
+        )
+        data = buffer.getvalue()
+    if data.startswith(b"\x89PNG"):
+        return data, "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return data, "image/jpeg"
+    raise ValueError("images must be PNG or JPEG (the Realtime API accepts only these)")

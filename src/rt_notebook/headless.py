@@ -1,0 +1,375 @@
+"""``HeadlessSession``: a realtime session run entirely in the kernel over WebSocket.
+
+No browser, no microphone: audio goes in from numpy arrays or WAV files and comes back as
+numpy, for reproducible experiments and batch evaluation. Same API as ``RealtimeSession``
+(``on``, ``tool``, ``send_text``, ``update``, ``send_image``, ``transcript``, ``events``,
+latencies, usage, cost). With no key and no URL it runs against an in-process local backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import time
+import wave
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import websockets
+
+from .core import SessionCore
+from .errors import RealtimeError, scrub_secrets
+from .events import RealtimeEvent
+from .recordings import SAMPLE_RATE, Recordings
+from .session_config import compose_session
+from .usage import Prices
+
+__all__ = ["HeadlessSession", "read_wav"]
+
+log = logging.getLogger(__name__)
+
+OPENAI_URL = "wss://api.openai.com/v1/realtime"
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """(mono int16 samples, sample rate) of a 16-bit PCM WAV file."""
+    with wave.open(str(path)) as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit PCM WAV files are supported")
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        channels, rate = wav.getnchannels(), wav.getframerate()
+    if channels > 1:
+        frames = frames.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return frames.astype(np.int16), rate
+
+
+class HeadlessSession(SessionCore):
+    """A WebSocket realtime session in the kernel; use ``async with`` or ``connect()``.
+
+    Args:
+        model: The realtime model (default ``gpt-realtime``).
+        voice, instructions, transcription, turn_detection, session: As for
+            ``RealtimeSession``; the config is sent with ``session.update`` on connect.
+        url: The realtime WebSocket URL (``ws://127.0.0.1:8765/v1/realtime`` for a standalone
+            local backend); default OpenAI's, or an in-process local backend without a key.
+        api_key: Default ``OPENAI_API_KEY``.
+        prices, budget_usd: As for ``RealtimeSession``.
+        local_scenario: Scripted replies when it runs on the in-process local backend.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        voice: str | None = None,
+        instructions: str | None = None,
+        transcription: str | None = "gpt-4o-mini-transcribe",
+        turn_detection: str | Mapping[str, Any] | None = "server_vad",
+        session: Mapping[str, Any] | None = None,
+        url: str | None = None,
+        api_key: str | None = None,
+        prices: Mapping[str, Prices] | None = None,
+        budget_usd: float | None = None,
+        local_scenario: list[Any] | None = None,
+    ) -> None:
+        config = compose_session(
+            model=model,
+            voice=voice,
+            instructions=instructions,
+            transcription=transcription,
+            turn_detection=turn_detection,
+            session=session,
+        )
+        super().__init__(config, prices=prices, budget_usd=budget_usd)
+        self.url = url
+        self.recordings = Recordings()
+        """What was sent (``mic``) and the assistant's audio (``assistant``), as numpy."""
+        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self._scenario = local_scenario
+        self._status = "idle"
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._local: contextlib.AsyncExitStack | None = None
+        self._audio: dict[str, list[np.ndarray]] = {}
+        self._changed = asyncio.Event() if _has_loop() else None
+        self.backend = ""
+        """``"openai"``, ``"local"`` (in-process), or the URL it connected to."""
+
+    def __repr__(self) -> str:
+        return f"<HeadlessSession {self._status} {self._config.get('model', '')}>"
+
+    async def __aenter__(self) -> HeadlessSession:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def status(self) -> str:
+        """idle, connecting, connected, closed or error."""
+        return self._status
+
+    # ---- connection -------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 30.0) -> None:
+        """Open the WebSocket, wait for ``session.created``, send the session config."""
+        self._status = "connecting"
+        url, key = await self._endpoint()
+        model = self._config.get("model") or "gpt-realtime"
+        try:
+            self._ws = await websockets.connect(
+                f"{url}?model={model}",
+                additional_headers={"Authorization": f"Bearer {key}"},
+                max_size=None,
+                open_timeout=timeout,
+            )
+        except websockets.InvalidStatus as exc:
+            self._status = "error"
+            raise _refused(exc) from None
+        except OSError as exc:
+            self._status = "error"
+            raise RealtimeError(502, "unreachable", f"Could not reach {url}: {exc}") from None
+        self._reader = asyncio.ensure_future(self._read())
+        self._writer = asyncio.ensure_future(self._write())
+        await self.wait_for("session.created", timeout=timeout)
+        self._status = "connected"
+        update = {k: v for k, v in self._config.items() if k != "model"}
+        self.send({"type": "session.update", "session": update})
+        await self.wait_for("session.updated", timeout=timeout)
+
+    async def close(self) -> None:
+        """Close the WebSocket (and the in-process local backend, if one was started)."""
+        if self._writer is not None:
+            await self._outbox.join()  # what was sent before close goes out
+            self._writer.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        for task in list(self._tasks):
+            task.cancel()
+        if self._local is not None:
+            await self._local.aclose()
+            self._local = None
+        self._status = "closed"
+
+    async def _endpoint(self) -> tuple[str, str]:
+        if self.url:
+            self.backend = "openai" if "api.openai.com" in self.url else self.url
+            return self.url, self._api_key or "sk-local"
+        if self._api_key:
+            self.backend = "openai"
+            return OPENAI_URL, self._api_key
+        from .local.backend import LocalOptions, LocalRealtime
+        from .local.server import serve
+
+        self._local = contextlib.AsyncExitStack()
+        backend = LocalRealtime(LocalOptions(scenario=self._scenario, realtime_factor=4.0))
+        _, base = await self._local.enter_async_context(serve(backend))
+        self.backend = "local"
+        return base.replace("http://", "ws://") + "/realtime", "sk-local"
+
+    # ---- sending ------------------------------------------------------------------------
+
+    def _transmit(self, event: dict[str, Any]) -> None:
+        if self._ws is None:
+            raise RealtimeError(409, "not_connected", "Connect first: await session.connect()")
+        self._receive(event, _now_ms(), "client")
+        self._outbox.put_nowait(json.dumps(event))
+
+    def _stop(self, code: str, message: str, fix: str) -> None:
+        self._spawn(self.close())
+
+    def _show_error(self, text: str) -> None:
+        log.error("rt_notebook: %s", text)
+
+    async def send_audio(
+        self,
+        audio: np.ndarray | str | Path,
+        rate: int = SAMPLE_RATE,
+        *,
+        pace: bool = True,
+        chunk_ms: int = 100,
+        trailing_silence: float | None = None,
+    ) -> None:
+        """Send speech: samples (int16, or float in [-1, 1]) at ``rate``, or a WAV file.
+
+        Resampled to 24 kHz PCM16 and appended in ``chunk_ms`` pieces, in real time (``pace``)
+        or as fast as the server takes them. With server VAD, silence is appended after it
+        (default 1 s) so the turn ends; without turn detection the buffer is committed and a
+        response asked for.
+        """
+        from .local.audio import resample, to_pcm16
+
+        if isinstance(audio, (str, Path)):
+            audio, rate = read_wav(audio)
+        samples = np.asarray(audio)
+        if samples.dtype != np.int16:
+            samples = np.frombuffer(to_pcm16(samples.astype(np.float32)), dtype="<i2")
+        samples = resample(samples, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else samples
+        manual = self._config.get("audio", {}).get("input", {}).get("turn_detection", "") is None
+        pad = trailing_silence if trailing_silence is not None else (0.0 if manual else 1.0)
+        samples = np.concatenate([samples, np.zeros(round(pad * SAMPLE_RATE), dtype=np.int16)])
+        step = SAMPLE_RATE * chunk_ms // 1000
+        started = time.monotonic()
+        for index, offset in enumerate(range(0, len(samples), step)):
+            chunk = samples[offset : offset + step]
+            self.recordings.mic.append(chunk.astype("<i2").tobytes(), _now_ms())
+            self.send(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode(),
+                }
+            )
+            if pace:
+                await asyncio.sleep(
+                    max(0.0, started + (index + 1) * chunk_ms / 1000 - time.monotonic())
+                )
+            else:
+                await asyncio.sleep(0)
+        if manual:
+            self.send({"type": "input_audio_buffer.commit"})
+            self.create_response()
+
+    def interrupt(self) -> None:
+        """Stop the assistant (``response.cancel`` when one is active)."""
+        if self._sequencer.active:
+            self.send({"type": "response.cancel"})
+
+    async def _write(self) -> None:
+        """One writer, so client events go out in the order they were sent."""
+        while True:
+            message = await self._outbox.get()
+            try:
+                await self._ws.send(message)
+            except websockets.ConnectionClosed:
+                log.warning("rt_notebook: the session closed; an event was not sent")
+            finally:
+                self._outbox.task_done()
+
+    # ---- receiving ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._ws:
+                try:
+                    raw = json.loads(message)
+                except ValueError:
+                    log.warning("rt_notebook: unreadable server message %r", message[:200])
+                    continue
+                if isinstance(raw, dict):
+                    self._on_server_event(raw)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if self._status != "closed":
+                self._status = "closed"
+            self._notify()
+
+    def _on_server_event(self, raw: dict[str, Any]) -> None:
+        t = _now_ms()
+        if raw.get("type") == "response.output_audio.delta":
+            pcm = base64.b64decode(str(raw.get("delta") or ""))
+            self.recordings.assistant.append(pcm, t)
+            chunk = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+            self._audio.setdefault(str(raw.get("response_id")), []).append(chunk)
+        self._receive(raw, t, "server")
+        self._notify()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    # ---- waiting ------------------------------------------------------------------------
+
+    async def wait_for(
+        self, event_type: str, count: int = 1, timeout: float = 60.0
+    ) -> RealtimeEvent:
+        """The ``count``-th server event of a type (counting from the session's start)."""
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.events.of(event_type) if e.direction == "server"]
+            if len(found) >= count:
+                return found[count - 1]
+            if self._status in ("closed", "error") and event_type != "session.created":
+                raise RealtimeError(499, "closed", f"the session closed before {event_type}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {event_type!r} #{count} within {timeout} s")
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def next_response(self, timeout: float = 60.0) -> RealtimeEvent:
+        """Wait for the next ``response.done`` (one that has not arrived yet)."""
+        seen = len(self.events.of("response.done"))
+        return await self.wait_for("response.done", count=seen + 1, timeout=timeout)
+
+    async def ask(self, text: str, timeout: float = 60.0) -> str:
+        """Send a message and return the reply's text (or spoken transcript)."""
+        seen = len(self.events.of("response.done"))
+        self.send_text(text)
+        done = await self.wait_for("response.done", count=seen + 1, timeout=timeout)
+        return reply_text(done)
+
+    def assistant_audio(self, response_id: str | None = None) -> np.ndarray:
+        """The assistant's audio (int16, 24 kHz) of one response, or of the last one."""
+        if response_id is None:
+            done = self.events.of("response.done")
+            response_id = str((done[-1].response or {}).get("id")) if done else ""
+        chunks = self._audio.get(response_id, [])
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+def reply_text(done: RealtimeEvent) -> str:
+    """The text of a response: its output message's text or audio transcript."""
+    parts = []
+    for item in (done.response or {}).get("output") or []:
+        for part in item.get("content") or []:
+            parts.append(part.get("text") or part.get("transcript") or "")
+    return " ".join(p for p in parts if p)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _refused(exc: Any) -> RealtimeError:
+    status = getattr(getattr(exc, "response", None), "status_code", 0)
+    body = getattr(getattr(exc, "response", None), "body", b"") or b""
+    try:
+        message = json.loads(body)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = body.decode(errors="replace")[:200] or "refused"
+    message = scrub_secrets(str(message))
+    if status in (401, 403):
+        return RealtimeError(502, "openai_key_rejected", f"The API key was rejected: {message}")
+    return RealtimeError(
+        502, "refused", f"The realtime WebSocket was refused ({status}): {message}"
+    )
