@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
 from ..openai_http import OpenAIRealtimeHTTP
@@ -17,6 +18,7 @@ from .policy import ApiKeySource, RateLimiter
 
 if TYPE_CHECKING:
     from ..local.backend import LocalRealtime
+    from ..sideband import Sideband
 
 BackendName = Literal["openai", "local"]
 
@@ -90,6 +92,13 @@ class RealtimeExtension(ExtensionApp):
         for a shorter lifetime, never a longer one.""",
     ).tag(config=True)
 
+    enforce_overrides = Bool(
+        False,
+        help="""Join every call through a sideband connection and restore session_overrides
+        whenever the browser changes them mid-call (e.g. a teacher's pinned instructions or
+        tools). Default False: overrides apply when the call is created.""",
+    ).tag(config=True)
+
     local_scenario = Unicode(
         None,
         allow_none=True,
@@ -144,6 +153,9 @@ class RealtimeExtension(ExtensionApp):
         )
         self.rate_limiter = RateLimiter(self.rate_limit_per_minute)
         self._local: LocalRealtime | None = None
+        self.sidebands: dict[str, Sideband] = {}
+        """Sideband connections to live calls, by call id (with ``enforce_overrides``)."""
+        self._background: set[asyncio.Task[None]] = set()
         self.log.info(
             "rt_notebook %s: backend=%s, key configured: %s",
             __version__,
@@ -180,8 +192,46 @@ class RealtimeExtension(ExtensionApp):
             self.log.info("rt_notebook: local backend started in-process")
         return self._local
 
+    def call_started(self, call_id: str | None) -> None:
+        """Join a new call through a sideband when policy says so."""
+        if not (self.enforce_overrides and self.session_overrides and call_id):
+            return
+        task = asyncio.ensure_future(self._join(call_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _join(self, call_id: str) -> None:
+        from ..sideband import (
+            InProcessSideband,
+            WebSocketSideband,
+            describe_failure,
+            enforce,
+            websocket_url,
+        )
+
+        sideband: Sideband
+        if self.active_backend() == "local":
+            sideband = InProcessSideband(call_id, self.local_backend().sessions[call_id])
+        else:
+            key = self.key_source() or ""
+            sideband = WebSocketSideband(call_id, websocket_url(self.api_base_url), key)
+            try:
+                await sideband.connect(self.request_timeout)
+            except Exception as exc:
+                self.log.error(
+                    "rt_notebook: could not join call %s by sideband: %s",
+                    call_id,
+                    describe_failure(exc, key),
+                )
+                return
+        enforce(sideband, self.session_overrides)
+        self.sidebands[call_id] = sideband
+        self.log.info("rt_notebook: enforcing session_overrides on call %s", call_id)
+
     async def stop_extension(self) -> None:
-        """Close the shared HTTP client and end local sessions."""
+        """Close the shared HTTP client, sidebands and local sessions."""
+        for sideband in self.sidebands.values():
+            await sideband.close()
         await self.http_client.aclose()
         if self._local is not None:
             await self._local.close()

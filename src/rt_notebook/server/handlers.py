@@ -122,6 +122,7 @@ class CallsHandler(_RealtimeHandler):
             self.log.warning("rt_notebook: call refused (%s): %s", error.status, error.message)
             self._fail(error)
             return
+        rt.call_started(answer.call_id)
         self.log.info(
             "rt_notebook: call %s started for %s (model %s)",
             answer.call_id,
