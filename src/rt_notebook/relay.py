@@ -12,13 +12,14 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .errors import RealtimeError
 from .openai_http import OpenAIRealtimeHTTP
 from .sdp import check_offer
 from .session_config import SessionConfigError, prepare_session
+from .sideband import InProcessSideband, Sideband, WebSocketSideband, websocket_url
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_OFFER_BYTES = 65536
@@ -58,8 +59,13 @@ class KernelRelay:
     def __init__(self, widget: Any) -> None:
         self.widget = widget
 
-    def handle_offer(self, content: dict[str, Any]) -> None:
-        """Start the exchange; the answer is sent back on the kernel's own loop."""
+    def handle_offer(
+        self,
+        content: dict[str, Any],
+        on_answer: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Start the exchange; the answer is sent back (and ``on_answer`` called) on the
+        kernel's own loop."""
         request_id = str(content.get("id", ""))
         try:
             kernel_loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -67,12 +73,17 @@ class KernelRelay:
             kernel_loop = None
         future = background_loop().submit(exchange(content))
 
+        def deliver(message: dict[str, Any]) -> None:
+            self.widget.send(message)
+            if on_answer is not None and "error" not in message:
+                on_answer(message)
+
         def reply(done: concurrent.futures.Future[Any]) -> None:
             message = {"kind": "answer", "id": request_id, **done.result()}
             if kernel_loop is not None and kernel_loop.is_running():
-                kernel_loop.call_soon_threadsafe(self.widget.send, message)
+                kernel_loop.call_soon_threadsafe(deliver, message)
             else:
-                self.widget.send(message)
+                deliver(message)
 
         future.add_done_callback(reply)
 
@@ -117,3 +128,39 @@ def local_backend() -> Any:
 
         worker.local = LocalRealtime()
     return worker.local
+
+
+class ThreadedSideband(Sideband):
+    """A sideband living on the relay thread, driven safely from the kernel's thread."""
+
+    def __init__(self, inner: Sideband, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(inner.call_id)
+        self._inner, self._loop = inner, loop
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.sent.append(event)
+        self._loop.call_soon_threadsafe(self._inner.send, event)
+
+    async def close(self) -> None:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._inner.close(), self._loop))
+
+
+def join_call(
+    call_id: str, backend: str, timeout: float = 30.0
+) -> concurrent.futures.Future[ThreadedSideband]:
+    """A sideband to a call this kernel exchanged (its local backend's, or OpenAI's), joined
+    on the relay thread; the future completes there."""
+    worker = background_loop()
+
+    async def join() -> ThreadedSideband:
+        inner: Sideband
+        if backend == "local":
+            inner = InProcessSideband(call_id, local_backend().sessions[call_id])
+        else:
+            key = os.environ.get("OPENAI_API_KEY") or ""
+            base = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+            inner = WebSocketSideband(call_id, websocket_url(base), key)
+            await inner.connect(timeout)
+        return ThreadedSideband(inner, worker.loop)
+
+    return worker.submit(join())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,6 +16,7 @@ from .core import SessionCore, image_bytes, image_message
 from .events import Direction
 from .recordings import Recordings
 from .session_config import compose_session
+from .sideband import Sideband
 from .usage import Prices
 from .widget import RealtimeWidget
 
@@ -44,6 +48,11 @@ class RealtimeSession(SessionCore):
         record_audio: Send microphone and assistant audio to ``recordings``.
         max_memory_seconds: Audio kept in memory per track; older audio goes to a temp file.
         local_scenario: Scripted replies used when the call lands on the local backend.
+        sideband: The kernel joins the call by ``call_id`` and sends session updates and tool
+            outputs itself, so the browser is not the authority for them. This needs the
+            kernel to do the exchange (``signaling="kernel"`` is implied): the key (or the
+            local backend) is then the kernel's. For a server-held key, use the server
+            extension's ``enforce_overrides`` policy instead.
     """
 
     def __init__(
@@ -63,6 +72,7 @@ class RealtimeSession(SessionCore):
         record_audio: bool = True,
         max_memory_seconds: float = 600.0,
         local_scenario: list[Any] | None = None,
+        sideband: bool = False,
     ) -> None:
         config = compose_session(
             model=model,
@@ -74,7 +84,7 @@ class RealtimeSession(SessionCore):
         )
         self.widget = RealtimeWidget(
             session_config=config,
-            signaling=signaling,
+            signaling="kernel" if sideband else signaling,
             push_to_talk=push_to_talk,
             record_audio=record_audio,
         )
@@ -90,6 +100,9 @@ class RealtimeSession(SessionCore):
         self.recordings = Recordings(max_memory_seconds=max_memory_seconds)
         """Microphone and assistant audio as numpy arrays (when ``record_audio``)."""
         self._relay: Any = None
+        self._wants_sideband = sideband
+        self.sideband: Sideband | None = None
+        """The authoritative connection to the current call, when one is attached."""
         self.widget.on_msg(self._on_frontend_message)
 
     # ---- display and state ------------------------------------------------------------
@@ -140,9 +153,17 @@ class RealtimeSession(SessionCore):
             self.send({"type": "response.cancel"})
         self.send({"type": "output_audio_buffer.clear"})
 
+    def attach_sideband(self, sideband: Sideband | None) -> None:
+        """Send session updates, tool outputs and response requests through ``sideband``."""
+        self.sideband = sideband
+
     # ---- the transport: the widget's comm ---------------------------------------------
 
     def _transmit(self, event: dict[str, Any]) -> None:
+        if self.sideband is not None and _authoritative(event):
+            self.sideband.send(event)
+            self._receive(event, time.time() * 1000.0, "client")  # the browser never sees it
+            return
         self.widget.send({"kind": "send", "event": event})
 
     def _config_changed(self, config: dict[str, Any]) -> None:
@@ -174,6 +195,32 @@ class RealtimeSession(SessionCore):
 
             if self._relay is None:
                 self._relay = KernelRelay(self.widget)
-            self._relay.handle_offer(content)
+            self._relay.handle_offer(content, self._on_relayed_call)
         else:
             log.debug("rt_notebook: ignoring frontend message %r", kind)
+
+    def _on_relayed_call(self, answer: dict[str, Any]) -> None:
+        if not self._wants_sideband:
+            return
+        from .relay import join_call
+
+        loop = asyncio.get_running_loop()
+        joining = join_call(str(answer["call_id"]), str(answer["backend"]))
+
+        def joined(done: concurrent.futures.Future[Any]) -> None:
+            if done.exception() is None:
+                loop.call_soon_threadsafe(self.attach_sideband, done.result())
+            else:
+                message = f"Could not join the call by sideband: {done.exception()}\n"
+                loop.call_soon_threadsafe(self._show_error, message)
+
+        joining.add_done_callback(joined)
+
+
+def _authoritative(event: dict[str, Any]) -> bool:
+    """The events a sideband carries: configuration, tool outputs, response control."""
+    kind = event.get("type")
+    if kind in ("session.update", "response.create", "response.cancel"):
+        return True
+    item = event.get("item") or {}
+    return kind == "conversation.item.create" and item.get("type") == "function_call_output"

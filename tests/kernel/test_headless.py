@@ -29,9 +29,12 @@ def conformant(session: rt.HeadlessSession) -> int:
 async def test_text_turn_and_tools_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     s = rt.HeadlessSession(
-        instructions="Be brief.", session={"output_modalities": ["text"]},
-        local_scenario=[{"call": "clock", "arguments": {"city": "Tokyo"}},
-                        {"say": "It is noon in Tokyo."}],
+        instructions="Be brief.",
+        session={"output_modalities": ["text"]},
+        local_scenario=[
+            {"call": "clock", "arguments": {"city": "Tokyo"}},
+            {"say": "It is noon in Tokyo."},
+        ],
     )
     seen: list[str] = []
     s.on("response.done", lambda e: seen.append(e.response["status"]))
@@ -108,8 +111,9 @@ async def test_batch_of_five(speech: np.ndarray, monkeypatch: pytest.MonkeyPatch
         "Fourth",
         {"bogus": 1},
     ]
-    table = await rt.run_batch(prompts, concurrency=2, progress=False,
-                               session={"output_modalities": ["text"]})
+    table = await rt.run_batch(
+        prompts, concurrency=2, progress=False, session={"output_modalities": ["text"]}
+    )
     assert [row["index"] for row in table] == [0, 1, 2, 3, 4]
     assert table[0]["reply"] == 'You said: "Hello there".'
     assert table[1]["prompt"] == "second"

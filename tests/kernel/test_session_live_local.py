@@ -172,3 +172,77 @@ async def test_local_scenario_travels_with_the_session() -> None:
     assert s.transcript[-1].text == "From the notebook's own scenario."
     with pytest.raises(ValueError, match="step 0"):
         rt.RealtimeSession(local_scenario=[{"sayy": "typo"}])
+
+
+async def test_tool_outputs_travel_by_sideband_not_through_the_browser() -> None:
+    from rt_notebook.sideband import InProcessSideband
+
+    s = rt.RealtimeSession(session={"output_modalities": ["text"]})
+    frontend = LocalFrontend(
+        s, scenario=[{"call": "secret_number", "arguments": {}}, {"say": "The number is 42."}]
+    )
+
+    @s.tool
+    def secret_number() -> int:
+        return 42
+
+    s.connect()
+    await frontend.wait("session.created", timeout=20)
+    call_id = s.widget.call_id
+    s.attach_sideband(InProcessSideband(call_id, frontend.backend.sessions[call_id]))
+    s.send_text("What is the number?")
+    await frontend.wait("response.done", count=2, timeout=30)
+    engine = frontend.backend.sessions[call_id]
+    await frontend.close()
+
+    browser_sent = [e["type"] for e in frontend.client_events]
+    assert browser_sent == ["conversation.item.create"]  # only the user's message
+    by_sideband = [e["type"] for e in s.sideband.sent]
+    assert by_sideband == ["response.create", "conversation.item.create", "response.create"]
+    outputs = [
+        e
+        for e in engine.record.client_events
+        if e.get("item", {}).get("type") == "function_call_output"
+    ]
+    assert outputs[0]["item"]["output"] == "42"
+    assert s.transcript[-1].text == "The number is 42."
+    assert s.events.of("conversation.item.create")[-1].direction == "client"
+
+
+def test_sideband_implies_kernel_signaling() -> None:
+    assert rt.RealtimeSession(sideband=True).widget.signaling == "kernel"
+
+
+async def test_relayed_call_is_joined_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    s = rt.RealtimeSession(sideband=True, instructions="First.")
+    sent: list[dict[str, Any]] = []
+    s.widget.send = lambda content, buffers=None: sent.append(content)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("oai-events")
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    s._on_frontend_message(
+        s.widget,
+        {"kind": "offer", "id": "o1", "sdp": pc.localDescription.sdp, "session": s.config},
+        [],
+    )
+    for _ in range(250):
+        if s.sideband is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert sent[0]["kind"] == "answer"
+    assert s.sideband is not None
+    assert s.sideband.call_id == sent[0]["call_id"]
+    s.widget.status = "connected"
+    s.update(instructions="Second, by sideband.")
+    engine = relay.local_backend().sessions[sent[0]["call_id"]]
+    for _ in range(100):
+        if engine.session["instructions"] == "Second, by sideband.":
+            break
+        await asyncio.sleep(0.02)
+    await pc.close()
+    assert engine.session["instructions"] == "Second, by sideband."
+    assert [m for m in sent if m.get("kind") == "send"] == []  # nothing went via the browser
