@@ -37,12 +37,24 @@ class SessionCore(SessionAnalysis):
 
     def __init__(
         self,
-        config: dict[str, Any],
         *,
+        model: str | None = None,
+        voice: str | None = None,
+        instructions: str | None = None,
+        transcription: str | None = "gpt-4o-mini-transcribe",
+        turn_detection: str | Mapping[str, Any] | None = "server_vad",
+        session: Mapping[str, Any] | None = None,
         prices: Mapping[str, Prices] | None = None,
         budget_usd: float | None = None,
     ) -> None:
-        self._config = config
+        self._config = compose_session(
+            model=model,
+            voice=voice,
+            instructions=instructions,
+            transcription=transcription,
+            turn_detection=turn_detection,
+            session=session,
+        )
         self.events = EventLog()
         """Every event in both directions, with timestamps."""
         self.transcript = Transcript()

@@ -28,7 +28,6 @@ from .core import SessionCore
 from .errors import RealtimeError, scrub_secrets
 from .events import RealtimeEvent
 from .recordings import SAMPLE_RATE, Recordings
-from .session_config import compose_session
 from .usage import Prices
 
 __all__ = ["HeadlessSession", "read_wav"]
@@ -83,15 +82,16 @@ class HeadlessSession(SessionCore):
         budget_usd: float | None = None,
         local_scenario: list[Any] | None = None,
     ) -> None:
-        config = compose_session(
+        super().__init__(
             model=model,
             voice=voice,
             instructions=instructions,
             transcription=transcription,
             turn_detection=turn_detection,
             session=session,
+            prices=prices,
+            budget_usd=budget_usd,
         )
-        super().__init__(config, prices=prices, budget_usd=budget_usd)
         self.url = url
         self.recordings = Recordings()
         """What was sent (``mic``) and the assistant's audio (``assistant``), as numpy."""

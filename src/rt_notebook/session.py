@@ -15,7 +15,6 @@ import ipywidgets
 from .core import SessionCore, image_bytes, image_message
 from .events import Direction
 from .recordings import Recordings
-from .session_config import compose_session
 from .sideband import Sideband
 from .usage import Prices
 from .widget import RealtimeWidget
@@ -74,21 +73,22 @@ class RealtimeSession(SessionCore):
         local_scenario: list[Any] | None = None,
         sideband: bool = False,
     ) -> None:
-        config = compose_session(
+        super().__init__(
             model=model,
             voice=voice,
             instructions=instructions,
             transcription=transcription,
             turn_detection=None if push_to_talk else turn_detection,
             session=session,
+            prices=prices,
+            budget_usd=budget_usd,
         )
         self.widget = RealtimeWidget(
-            session_config=config,
+            session_config=self._config,
             signaling="kernel" if sideband else signaling,
             push_to_talk=push_to_talk,
             record_audio=record_audio,
         )
-        super().__init__(config, prices=prices, budget_usd=budget_usd)
         if local_scenario is not None:
             from .local.responders import check_scenario
 
