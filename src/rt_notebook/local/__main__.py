@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 from tornado.httpserver import HTTPServer
 
@@ -29,7 +30,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1; only loopback is sensible)",
     )
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     parser.add_argument(
         "--scenario",
         metavar="FILE",
@@ -59,6 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--http-error",
         metavar="STATUS[:CODE[:MESSAGE]]",
+        type=http_error,
         help="fault: answer every call with this HTTP error, e.g. "
         "429:insufficient_quota:'You exceeded your current quota.'",
     )
@@ -76,27 +78,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="generate WebSocket responses X times faster than real time "
         "(default 1; WebRTC always plays in real time)",
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default INFO)",
+    )
     return parser.parse_args(argv)
+
+
+def http_error(text: str) -> dict[str, Any]:
+    """``STATUS[:CODE[:MESSAGE]]`` → ``{"status", "code", "message"}``."""
+    status, _, rest = text.partition(":")
+    code, _, message = rest.partition(":")
+    if not status.isdigit() or not 400 <= int(status) <= 599:
+        raise argparse.ArgumentTypeError(f"{text!r}: STATUS must be an HTTP error code, 400-599")
+    return {
+        "status": int(status),
+        "code": code or "injected_error",
+        "message": message or "Injected failure (--http-error).",
+    }
 
 
 def options_from(args: argparse.Namespace) -> LocalOptions:
     """LocalOptions from parsed arguments."""
-    http_error = None
-    if args.http_error:
-        status, _, rest = args.http_error.partition(":")
-        code, _, message = rest.partition(":")
-        http_error = {
-            "status": int(status),
-            "code": code or "injected_error",
-            "message": message or "Injected failure (--http-error).",
-        }
     return LocalOptions(
         scenario=load_scenario(args.scenario) if args.scenario else None,
         transcriber=args.transcriber,
         model=args.model,
         answer_delay=args.answer_delay,
-        http_error=http_error,
+        http_error=args.http_error,
         drop_data_channel_after=args.drop_data_channel_after,
         realtime_factor=args.realtime_factor,
     )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aioice.ice
 import av
 from aiortc import (
     MediaStreamTrack,
@@ -28,6 +29,27 @@ from .playback import Playback
 log = logging.getLogger(__name__)
 
 _FRAME_SAMPLES = SAMPLE_RATE // 50  # 20 ms
+_RESYNC_S = 0.1  # this far behind schedule, skip ahead instead of bursting to catch up
+
+
+def _with_loopback(
+    original: Callable[[bool, bool], list[str]],
+) -> Callable[[bool, bool], list[str]]:
+    """aioice leaves out 127.0.0.1; offer it too, so a browser on this machine always has a
+    path (a host with only ``lo`` would otherwise get no candidates at all)."""
+
+    def addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        found = list(original(use_ipv4, use_ipv6))
+        if use_ipv4 and "127.0.0.1" not in found:
+            found.append("127.0.0.1")
+        return found
+
+    addresses.__wrapped__ = original  # type: ignore[attr-defined]
+    return addresses
+
+
+if not hasattr(aioice.ice.get_host_addresses, "__wrapped__"):
+    aioice.ice.get_host_addresses = _with_loopback(aioice.ice.get_host_addresses)  # type: ignore[assignment]
 
 
 class PlaybackTrack(MediaStreamTrack):
@@ -55,6 +77,8 @@ class PlaybackTrack(MediaStreamTrack):
                 await asyncio.sleep(wait)
             elif wait < -_FRAME_SAMPLES / SAMPLE_RATE:
                 self.late_frames += 1
+                if wait < -_RESYNC_S:  # after a stall, carry on from now: no burst
+                    self._start = time.monotonic() - self._pts / SAMPLE_RATE
         samples = self.playback.read(_FRAME_SAMPLES)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
