@@ -92,7 +92,7 @@ async def test_without_enforcement_the_browser_may_change_it(
     jp_fetch: Any, jp_serverapp: Any
 ) -> None:
     rt = extension(jp_serverapp)
-    client, call_id = await start_call(jp_fetch)
+    client, _ = await start_call(jp_fetch)
     client.send(
         {
             "type": "session.update",
