@@ -17,12 +17,17 @@ from rt_notebook.testing import LocalFrontend
 OUT = Path(__file__).resolve().parents[1] / "notebooks" / "data" / "sample_session.jsonl"
 
 SCENARIO = [
-    {"user_said": "What is the area of a three by four rectangle?",
-     "call": "rectangle_area", "arguments": {"width": 3, "height": 4}},
+    {
+        "user_said": "What is the area of a three by four rectangle?",
+        "call": "rectangle_area",
+        "arguments": {"width": 3, "height": 4},
+    },
     {"say": "The area is twelve square units."},
-    {"say": "Once upon a time there was a rectangle who wanted to become a square, so it "
-            "practised standing very straight every single morning, and every evening it "
-            "measured its sides again, hoping that one day they would finally be equal."},
+    {
+        "say": "Once upon a time there was a rectangle who wanted to become a square, so it "
+        "practised standing very straight every single morning, and every evening it "
+        "measured its sides again, hoping that one day they would finally be equal."
+    },
     {"user_said": "Stop, thank you.", "say": "Okay, I will stop there."},
     {"say": "Squares have four equal sides and four right angles."},
 ]

@@ -35,10 +35,13 @@ def test_analytics_notebook_runs_and_reports() -> None:
     assert "**user**" in everything
     pngs = sum(kinds.count("image/png") for _, kinds in code)
     assert pngs == 4  # timeline, latency distribution, talk time, tokens and cost
-    assert not [o for cell in notebook.cells for o in cell.get("outputs", [])
-                if o["output_type"] == "error"]
-    recorded = [json.loads(line) for line in
-                (NOTEBOOKS / "data" / "sample_session.jsonl").read_text().splitlines()]
+    assert not [
+        o for cell in notebook.cells for o in cell.get("outputs", []) if o["output_type"] == "error"
+    ]
+    recorded = [
+        json.loads(line)
+        for line in (NOTEBOOKS / "data" / "sample_session.jsonl").read_text().splitlines()
+    ]
     assert len(recorded) == 124
 
 
