@@ -1,0 +1,205 @@
+"""JupyterLab 4 with the rt_notebook extension and its in-process local backend (no key):
+connect, speech from the fake microphone, mute, text and image input, reconnect.
+
+One server and one notebook for the module; the notebook's session starts unmuted, so the
+fake microphone's sentence (repeated every few seconds) makes spoken turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    Browser,
+    JupyterServer,
+    NotebookPage,
+    ensure_connected,
+    local_session,
+    meter_level,
+    meter_levels,
+    missing_tools,
+    opened,
+    running,
+    set_muted,
+    setup_cell,
+    wait_for,
+    wait_reply,
+    write_notebook,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
+    """JupyterLab with the extension (local backend, default replies); one unmuted session."""
+    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
+    with running(JupyterServer("lab", "lab", e2e_dir / "lab", args)) as server:
+        write_notebook(server.root / "voice.ipynb", [setup_cell("voice.jsonl")])
+        with opened(NotebookPage(browser, server, "voice.ipynb", "voice.jsonl")) as page:
+            yield page
+
+
+def test_connect_shows_the_local_backend_and_session_created_reaches_python(
+    lab: NotebookPage,
+) -> None:
+    status, body = lab.server.get("api/rt-notebook/status")
+    assert status == 200
+    assert (body["backend"], body["key_configured"]) == ("local", False)
+
+    since = lab.events.mark()
+    lab.widget("connect").click()
+    lab.wait_status("connected")
+    banner = lab.widget("banner")
+    assert banner.is_visible()
+    assert "Local backend" in banner.inner_text()
+    assert not lab.widget("error").is_visible()
+    assert lab.widget("disconnect").is_visible()
+
+    created = lab.events.wait("session.created", since=since)
+    assert created[0]["event"]["session"]["type"] == "realtime"
+    state = lab.query(
+        "{'status': s.status, 'backend': s.widget.backend, 'call_id': s.widget.call_id}"
+    )
+    assert state["status"] == "connected"
+    assert state["backend"] == "local"
+    assert state["call_id"].startswith("rtc_")
+
+
+def test_speech_from_the_fake_mic_gets_a_spoken_reply(lab: NotebookPage) -> None:
+    call_id = ensure_connected(lab)
+    set_muted(lab, False)
+    since = lab.events.mark()
+
+    started = lab.events.wait("input_audio_buffer.speech_started", since=since, timeout=20)
+    item_id = started[0]["event"]["item_id"]
+    lab.events.wait("input_audio_buffer.speech_stopped", since=since, timeout=20)
+    transcribed = wait_for(
+        lambda: [
+            e
+            for e in lab.events.events(
+                "conversation.item.input_audio_transcription.completed", since=since
+            )
+            if e["event"]["item_id"] == item_id
+        ],
+        timeout=20,
+        what="the user turn's transcript",
+    )
+    assert transcribed[0]["event"]["transcript"].startswith("(speech, ")
+    reply = wait_reply(lab, "I heard", since)
+    assert "of speech" in reply
+
+    # the reply's audio reached the browser: the model meter moves and WebRTC counts energy
+    wait_for(
+        lambda: meter_level(lab, "meter-out") > 0.001,
+        timeout=15,
+        interval=0.03,
+        what="the model's audio on the widget's output meter",
+    )
+    inbound = wait_for(
+        lambda: (a := lab.inbound_audio()) and a["energy"] > 0 and a,
+        timeout=10,
+        what="inbound-rtp audio energy",
+    )
+    assert inbound["bytes"] > 1000
+
+    # Python has the same turns, and the backend heard real audio
+    turns = lab.query("[t.to_dict() for t in s.transcript]")
+    user = [t for t in turns if t["item_id"] == item_id]
+    assert user
+    assert (user[0]["role"], user[0]["modality"], user[0]["final"]) == ("user", "audio", True)
+    assert any(t["role"] == "assistant" and t["text"].startswith("I heard") for t in turns)
+    heard = local_session(lab, call_id)
+    assert heard["audio_in_ms"] > 1000
+    assert heard["audio_in_rms"] > 0
+    # and the widget's own transcript shows both sides
+    rows = lab.page.locator("[data-testid=transcript] .rtnb-turn")
+    roles = set(rows.evaluate_all("rows => rows.map(r => r.dataset.role)"))
+    assert roles == {"user", "assistant"}
+
+
+def test_mute_button_stops_the_microphone(lab: NotebookPage, loop_seconds: float) -> None:
+    ensure_connected(lab)
+    set_muted(lab, False)
+    wait_for(
+        lambda: meter_level(lab, "meter-in") > 0.001,
+        timeout=loop_seconds + 2,
+        interval=0.03,
+        what="speech on the microphone meter before muting",
+    )
+
+    lab.widget("mute").click()
+    assert lab.widget("mute").get_attribute("aria-pressed") == "true"
+    assert lab.widget("mute").inner_text() == "Unmute"
+    wait_for(lambda: lab.query("s.widget.muted") is True, timeout=5, what="muted in Python")
+    lab.page.wait_for_timeout(1000)  # audio already on its way may still end a turn
+    since = lab.events.mark()
+    assert max(meter_levels(lab, "meter-in", 1.0)) == 0.0
+    # a whole loop of the sentence, and no speech reaches the backend
+    lab.page.wait_for_timeout((loop_seconds + 1.5) * 1000)
+    assert lab.events.events("input_audio_buffer.speech_started", since=since) == []
+
+    lab.widget("mute").click()
+    assert lab.widget("mute").get_attribute("aria-pressed") == "false"
+    lab.events.wait("input_audio_buffer.speech_started", since=since, timeout=loop_seconds + 4)
+    assert lab.query("s.widget.muted") is False
+
+
+def test_text_and_image_input_get_replies(lab: NotebookPage) -> None:
+    ensure_connected(lab)
+    set_muted(lab, True)  # the trait, from Python; keeps spoken turns out of the way
+    since = lab.events.mark()
+
+    lab.run('s.send_text("What is two plus two?")')
+    wait_reply(lab, 'You said: "What is two plus two?"', since)
+
+    lab.run(
+        "s.send_image(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1)), "
+        'text="What is in this picture?")'
+    )
+    reply = wait_reply(lab, "I received an image", since)
+    assert reply == 'I received an image. You wrote: "What is in this picture?".'
+    sent = [
+        e["event"]
+        for e in lab.events.events("conversation.item.create", since=since, direction="client")
+    ]
+    images = [
+        part["image_url"]
+        for event in sent
+        for part in event["item"]["content"]
+        if part["type"] == "input_image"
+    ]
+    assert images
+    assert images[0].startswith("data:image/png;base64,iVBOR")
+    assert "What is two plus two?" in lab.query("[t.text for t in s.transcript]")
+
+
+def test_disconnect_then_connect_again_is_a_new_call(lab: NotebookPage) -> None:
+    first = ensure_connected(lab)
+    set_muted(lab, True)  # no new spoken turns while the transcript is checked below
+    lab.widget("disconnect").click()
+    lab.wait_status("closed")
+    assert lab.widget("connect").is_visible()
+    wait_for(
+        lambda: lab.query("[s.status, s.widget.call_id]") == ["closed", ""],
+        timeout=5,
+        what="closed in Python",
+    )
+    wait_for(lambda: local_session(lab, first)["closed"], timeout=10, what="the call to end")
+
+    since = lab.events.mark()
+    lab.widget("connect").click()
+    lab.wait_status("connected")
+    lab.events.wait("session.created", since=since)
+    second = lab.query("s.widget.call_id")
+    assert second.startswith("rtc_")
+    assert second != first
+    assert not local_session(lab, second)["closed"]
+    # the widget starts the new call with an empty transcript
+    assert lab.page.locator("[data-testid=transcript] .rtnb-turn").count() == 0

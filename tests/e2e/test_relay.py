@@ -1,0 +1,66 @@
+"""JupyterLab with the rt_notebook server extension disabled: the widget's ``signaling="auto"``
+finds no ``api/rt-notebook/status`` and relays the offer through the kernel, whose own local
+backend answers (the kernel has no key either)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import (
+    Browser,
+    JupyterServer,
+    NotebookPage,
+    missing_tools,
+    opened,
+    running,
+    setup_cell,
+    wait_reply,
+    write_notebook,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
+]
+
+
+@pytest.fixture(scope="module")
+def relay(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
+    args = ['--ServerApp.jpserver_extensions={"rt_notebook": False}']
+    with running(JupyterServer("relay", "lab", e2e_dir / "relay", args)) as server:
+        write_notebook(server.root / "relay.ipynb", [setup_cell("relay.jsonl", muted=True)])
+        with opened(NotebookPage(browser, server, "relay.ipynb", "relay.jsonl")) as page:
+            yield page
+
+
+def test_the_widget_falls_back_to_the_kernel_relay(relay: NotebookPage) -> None:
+    status, _ = relay.server.get("api/rt-notebook/status")
+    assert status == 404  # the extension is off on this server
+
+    since = relay.events.mark()
+    relay.widget("connect").click()
+    relay.wait_status("connected")
+    relay.events.wait("session.created", since=since)
+    assert relay.widget("banner").is_visible()
+    state = relay.query(
+        "{'backend': s.widget.backend, 'call_id': s.widget.call_id, 'relay': s._relay is not None}"
+    )
+    assert (state["backend"], state["relay"]) == ("local", True)
+    assert state["call_id"].startswith("rtc_")
+
+    relay.run('s.send_text("Through the kernel")')
+    wait_reply(relay, 'You said: "Through the kernel"', since)
+
+    # hang up and call again through the same relay: a new call
+    relay.widget("disconnect").click()
+    relay.wait_status("closed")
+    since = relay.events.mark()
+    relay.widget("connect").click()
+    relay.wait_status("connected")
+    relay.events.wait("session.created", since=since)
+    second = relay.query("s.widget.call_id")
+    assert second.startswith("rtc_")
+    assert second != state["call_id"]
