@@ -203,3 +203,23 @@ def test_disconnect_then_connect_again_is_a_new_call(lab: NotebookPage) -> None:
     assert not local_session(lab, second)["closed"]
     # the widget starts the new call with an empty transcript
     assert lab.page.locator("[data-testid=transcript] .rtnb-turn").count() == 0
+
+
+def test_recordings_reach_the_kernel_as_audio(lab: NotebookPage) -> None:
+    ensure_connected(lab)
+    set_muted(lab, False)
+    since = lab.events.mark()
+    lab.events.wait("output_audio_buffer.stopped", since=since, timeout=40)
+    state = lab.query(
+        "{'mic': s.recordings.mic.duration, 'assistant': s.recordings.assistant.duration,"
+        " 'mic_peak': int(np.abs(s.recordings.mic.samples.astype(int)).max()),"
+        " 'assistant_peak': int(np.abs(s.recordings.assistant.samples.astype(int)).max()),"
+        " 'mic_start': s.recordings.mic.start_time,"
+        " 'first_event': s.events[0].time, 'last_event': s.events[-1].time}"
+    )
+    assert state["mic"] > 2.0
+    assert state["mic_peak"] > 1000  # the espeak-ng sentence, not silence
+    assert state["assistant"] > 0.5
+    assert state["assistant_peak"] > 500  # the reply's speech
+    # one clock: the recording starts within the span of the event log
+    assert state["first_event"] - 5 < state["mic_start"] < state["last_event"]
