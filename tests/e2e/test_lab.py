@@ -7,9 +7,11 @@ fake microphone's sentence (repeated every few seconds) makes spoken turns.
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.e2e.harness import (
@@ -203,6 +205,46 @@ def test_disconnect_then_connect_again_is_a_new_call(lab: NotebookPage) -> None:
     assert not local_session(lab, second)["closed"]
     # the widget starts the new call with an empty transcript
     assert lab.page.locator("[data-testid=transcript] .rtnb-turn").count() == 0
+
+
+def envelope(samples: np.ndarray, rate: int, frame_s: float = 0.02) -> np.ndarray:
+    """RMS per 20 ms frame."""
+    size = round(rate * frame_s)
+    usable = len(samples) // size * size
+    frames = samples[:usable].astype(np.float64).reshape(-1, size)
+    return np.sqrt((frames**2).mean(axis=1))
+
+
+def best_correlation(recorded: np.ndarray, source: np.ndarray) -> float:
+    """Highest normalised correlation of the recording with the (looping) source, any lag."""
+    reps = len(recorded) // len(source) + 2
+    looped = np.tile(source, reps)
+    rec = (recorded - recorded.mean()) / (recorded.std() or 1.0)
+    scores = []
+    for lag in range(len(source)):
+        window = looped[lag : lag + len(rec)]
+        scores.append(float(np.mean(rec * (window - window.mean()) / (window.std() or 1.0))))
+    return max(scores)
+
+
+def test_recordings_match_the_microphone_wav(lab: NotebookPage, mic_wav: Path) -> None:
+    """The kernel's recording of the microphone is the fake mic's WAV (Chrome's processing on)."""
+    ensure_connected(lab)
+    set_muted(lab, False)
+    lab.page.wait_for_timeout(9000)
+    recorded = np.array(
+        lab.query(
+            "np.sqrt((s.recordings.mic.samples[-8 * 24000:].astype(float).reshape(-1, 480) ** 2)"
+            ".mean(axis=1)).round(2).tolist()"
+        )
+    )
+    with wave.open(str(mic_wav)) as wav:
+        rate = wav.getframerate()
+        source = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    score = best_correlation(recorded, envelope(source, rate))
+    assert len(recorded) == 400  # 8 s in 20 ms frames: the recording kept up
+    print(f"envelope correlation with the mic WAV: {score:.3f}")
+    assert score > 0.6, score  # the recipe measured 0.85-0.89 for this comparison
 
 
 def test_recordings_reach_the_kernel_as_audio(lab: NotebookPage) -> None:
