@@ -19,7 +19,7 @@ from .sideband import Sideband
 from .usage import Prices
 from .widget import RealtimeWidget
 
-__all__ = ["RealtimeSession", "image_bytes"]
+__all__ = ["RealtimeSession"]
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .events import RealtimeEvent
@@ -145,8 +145,3 @@ def usage_totals(rows: Table) -> dict[str, Any]:
     totals["responses"] = len(rows)
     totals["estimated"] = any(row["estimated"] for row in rows)
     return totals
-
-
-def prices_dict(prices: Prices) -> dict[str, float]:
-    """The price table as a plain dict."""
-    return asdict(prices)

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RealtimeError
@@ -38,7 +38,6 @@ class LocalOptions:
     """Keep every session's input audio in its record (for tests)."""
     realtime_factor: float = 1.0
     """Speed of simulated generation; WebSocket sessions may go faster than real time."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

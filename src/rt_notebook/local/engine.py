@@ -137,10 +137,6 @@ class SessionRecord:
             return 0.0
         return math.sqrt(self.audio_in_sum_squares / self.audio_in_samples)
 
-    def server_types(self) -> list[str]:
-        """The types of the events sent, in order."""
-        return [e["type"] for e in self.server_events]
-
 
 @dataclass(eq=False)
 class _Run:
@@ -281,7 +277,7 @@ class SessionEngine:
         self._input += pcm16
         for vad in self._detector.feed(pcm16):
             self._on_vad(vad)
-        if self._speech_item is None and self._detector_config() is not None:
+        if self._speech_item is None and self._turn_detection() is not None:
             self._trim_idle_input()
 
     # ---- client events -----------------------------------------------------------------
@@ -434,7 +430,7 @@ class SessionEngine:
     # ---- voice activity and commits --------------------------------------------------
 
     def _on_vad(self, vad: VadEvent) -> None:
-        config = self._detector_config() or {}
+        config = self._turn_detection() or {}
         if vad.kind == "speech_started":
             self._speech_item = new_id("item")
             self._emit(
@@ -951,9 +947,6 @@ class SessionEngine:
     def _turn_detection(self) -> dict[str, Any] | None:
         config = self.session["audio"]["input"].get("turn_detection")
         return dict(config) if config else None
-
-    def _detector_config(self) -> dict[str, Any] | None:
-        return self._turn_detection()
 
     def _voice(self) -> object:
         return self.session["audio"]["output"].get("voice")
