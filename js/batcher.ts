@@ -1,7 +1,8 @@
-// Ordered batching for the kernel: bursts neither flood the comm nor reorder, nothing is dropped.
+// Ordered batching for the kernel: bursts neither flood the comm nor reorder, nothing is dropped,
+// and an event after a quiet spell goes at once (no added latency when there is nothing to group).
 
 export interface BatcherOptions {
-  /** Send what is pending at most this long after the first entry arrived. */
+  /** After a send, further entries are grouped for this long before the next send. */
   intervalMs?: number;
   /** Send at once when this many entries are pending. */
   maxSize?: number;
@@ -20,19 +21,14 @@ export class Batcher<T> {
     this.maxSize = options.maxSize ?? 200;
   }
 
-  push(entry: T): void {
+  /** Queue an entry; `urgent` sends it (and everything before it) now. */
+  push(entry: T, urgent = false): void {
     this.pending.push(entry);
-    if (this.pending.length >= this.maxSize) {
-      this.flush();
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flush();
-      }, this.intervalMs);
-    }
+    // Idle (no grouping window open), urgent, or a full batch: send now, then group.
+    if (urgent || this.timer === undefined || this.pending.length >= this.maxSize) this.send();
   }
 
-  /** Send everything pending now (also the thing to call on close). */
+  /** Send everything pending now and stop grouping (the thing to call on close). */
   flush(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
@@ -46,5 +42,14 @@ export class Batcher<T> {
 
   get size(): number {
     return this.pending.length;
+  }
+
+  private send(): void {
+    this.flush();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // Entries grouped during the window go now, and grouping goes on while they keep coming.
+      if (this.pending.length > 0) this.send();
+    }, this.intervalMs);
   }
 }

@@ -84,6 +84,15 @@ const CONNECTION_LOST: WidgetError = {
   fix: "Check the network, then connect again",
 };
 
+/** Events the kernel acts on at once (tools, sequencing, handlers waiting on them): never held
+ * back to be grouped with others. */
+const URGENT = new Set([
+  "session.created",
+  "response.function_call_arguments.done",
+  "response.done",
+  "error",
+]);
+
 export class Session implements SessionHandle {
   transcript: Transcript = EMPTY_TRANSCRIPT;
   log: EventEntry[] = [];
@@ -288,7 +297,7 @@ export class Session implements SessionHandle {
   }
 
   private record(entry: EventEntry): void {
-    this.batcher.push(entry);
+    this.batcher.push(entry, URGENT.has(entry.event.type));
     this.log.push(entry);
     if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
     if (entry.dir === "server") {

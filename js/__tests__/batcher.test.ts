@@ -5,27 +5,27 @@ describe("Batcher", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it("delivers a 5,000-event burst complete, in order, in 25 sends", () => {
+  it("delivers a 5,000-event burst complete, in order, in 26 sends", () => {
     const sends: number[][] = [];
     const batcher = new Batcher<number>((batch) => sends.push(batch));
     for (let i = 0; i < 5000; i++) batcher.push(i);
     vi.runAllTimers();
-    expect(sends).toHaveLength(25);
-    expect(sends.every((b) => b.length === 200)).toBe(true);
+    // the first event goes at once, then full batches of 200, then the remainder
+    expect(sends.map((b) => b.length)).toEqual([1, ...Array(24).fill(200), 199]);
     expect(sends.flat()).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 
-  it("sends a remainder after the interval, after the full batches", () => {
-    const sends: number[][] = [];
-    const batcher = new Batcher<number>((batch) => sends.push(batch));
-    for (let i = 0; i < 450; i++) batcher.push(i);
-    expect(sends.map((b) => b.length)).toEqual([200, 200]);
-    vi.advanceTimersByTime(50);
-    expect(sends.map((b) => b.length)).toEqual([200, 200, 50]);
-    expect(sends.flat()).toEqual(Array.from({ length: 450 }, (_, i) => i));
+  it("sends the first entry after a quiet spell at once", () => {
+    const sends: string[][] = [];
+    const batcher = new Batcher<string>((batch) => sends.push(batch));
+    batcher.push("session.created");
+    expect(sends).toEqual([["session.created"]]);
+    vi.advanceTimersByTime(1000); // the window closes with nothing pending: idle again
+    batcher.push("function_call_arguments.done");
+    expect(sends).toEqual([["session.created"], ["function_call_arguments.done"]]);
   });
 
-  it("flushes 50 ms after the first entry, with one timer", () => {
+  it("groups what arrives within 50 ms of a send, with one timer", () => {
     const sends: string[][] = [];
     const batcher = new Batcher<string>((batch) => sends.push(batch));
     batcher.push("a");
@@ -34,12 +34,43 @@ describe("Batcher", () => {
     batcher.push("c");
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(19);
-    expect(sends).toEqual([]);
+    expect(sends).toEqual([["a"]]);
     vi.advanceTimersByTime(1);
-    expect(sends).toEqual([["a", "b", "c"]]);
-    batcher.push("d");
+    expect(sends).toEqual([["a"], ["b", "c"]]);
+    batcher.push("d"); // the window reopened after that send: d waits for its end
+    expect(sends).toHaveLength(2);
     vi.advanceTimersByTime(50);
-    expect(sends).toEqual([["a", "b", "c"], ["d"]]);
+    expect(sends).toEqual([["a"], ["b", "c"], ["d"]]);
+  });
+
+  it("a steady stream goes out every 50 ms, in order", () => {
+    const sends: number[][] = [];
+    const batcher = new Batcher<number>((batch) => sends.push(batch));
+    for (let i = 0; i < 100; i++) {
+      batcher.push(i);
+      vi.advanceTimersByTime(5); // 200 events/s
+    }
+    vi.runAllTimers();
+    expect(sends.flat()).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(sends.length).toBeGreaterThanOrEqual(10);
+    expect(sends.length).toBeLessThanOrEqual(12);
+  });
+
+  it("an urgent entry goes at once with everything before it", () => {
+    const sends: string[][] = [];
+    const batcher = new Batcher<string>((batch) => sends.push(batch));
+    batcher.push("output_item.added");
+    batcher.push("arguments.delta");
+    batcher.push("arguments.done", true);
+    expect(sends).toEqual([["output_item.added"], ["arguments.delta", "arguments.done"]]);
+    batcher.push("item.done");
+    vi.advanceTimersByTime(50);
+    expect(sends.flat()).toEqual([
+      "output_item.added",
+      "arguments.delta",
+      "arguments.done",
+      "item.done",
+    ]);
   });
 
   it("flush() sends what is pending at once and leaves no timer", () => {
@@ -48,10 +79,10 @@ describe("Batcher", () => {
     batcher.push("x");
     batcher.push("y");
     batcher.flush();
-    expect(sends).toEqual([["x", "y"]]);
+    expect(sends).toEqual([["x"], ["y"]]);
     expect(vi.getTimerCount()).toBe(0);
     batcher.flush();
     vi.advanceTimersByTime(1000);
-    expect(sends).toEqual([["x", "y"]]);
+    expect(sends).toEqual([["x"], ["y"]]);
   });
 });
