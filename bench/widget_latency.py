@@ -1002,7 +1002,8 @@ def run(args: argparse.Namespace) -> Json:
             "RealtimeSession defaults, muted, record_audio on",
             "bare_page": "own origin, POST straight to the upstream (CORS preflight)",
             "upstream": "child process: P1 LocalRealtime, P2/P3 an aiortc flood peer",
-            "batcher": "the widget sends an event after a quiet spell at once, then groups for 50 ms (or 200 entries)",
+            "batcher": "an event after a quiet spell goes at once, then 50 ms groups; "
+            "urgent events (session.created, arguments.done, response.done, error) at once",
         },
         "ga_valid_builders": {"checked": before["checked"], "invalid": before["invalid"]},
         **report,
