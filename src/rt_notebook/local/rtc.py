@@ -107,7 +107,6 @@ class RtcCall:
         self._on_closed = on_closed
         self._reader: asyncio.Task[None] | None = None
         self._closing: asyncio.Future[None] | None = None
-        self._closed = False
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
@@ -120,10 +119,15 @@ class RtcCall:
         return str(self.pc.localDescription.sdp)
 
     async def close(self) -> None:
-        """Hang up: stop the engine, the audio and the peer connection."""
-        if self._closed:
-            return
-        self._closed = True
+        """Hang up: stop the engine, the audio and the peer connection.
+
+        Every caller (hangup, a closed peer, shutdown) waits for the same, single close.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         await self.engine.close()
         if self._reader is not None:
             self._reader.cancel()
@@ -142,7 +146,7 @@ class RtcCall:
         if kind == "drop_data_channel" and self.channel is not None:
             self.channel.close()
         elif kind == "close_peer":
-            self._closing = asyncio.ensure_future(self.close())
+            self._closing = self._closing or asyncio.ensure_future(self._close())
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != "oai-events":
