@@ -345,14 +345,13 @@ class SessionEngine:
             raise ClientError(
                 "invalid_value", "content_index does not point at audio.", "content_index"
             )
-        length = int(item.get("_audio_ms", 0))
+        length = _audio_ms(item)
         if not 0 <= end_ms <= length:
             raise ClientError(
                 "invalid_value",
                 f"audio_end_ms {end_ms} is past the end of the audio ({length} ms).",
                 "audio_end_ms",
             )
-        item["_audio_ms"] = end_ms
         if "_pcm" in item:
             item["_pcm"] = item["_pcm"][: _bytes_for_ms(end_ms)]
         self._emit(
@@ -652,7 +651,6 @@ class SessionEngine:
             said, pcm = await self._speak(run, text, where)
             part = {"type": "audio", "transcript": said}
             item["content"] = [{"type": "output_audio", "transcript": said}]
-            item["_audio_ms"] = duration_ms(len(pcm) // 2)
             item["_pcm"] = pcm
         else:
             said = await self._write(run, text, where)
@@ -882,7 +880,7 @@ class SessionEngine:
                 elif kind == "input_audio":
                     audio_in += 10 * max(1, len(part.get("transcript") or "") // 12)
                 elif kind == "output_audio":
-                    audio_in += int(item.get("_audio_ms", 0)) // 50
+                    audio_in += _audio_ms(item) // 50
                 elif kind == "input_image":
                     image_in += 85
             if item.get("type") in ("function_call", "function_call_output"):
@@ -988,6 +986,11 @@ def _require(event: dict[str, Any], name: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ClientError("invalid_type", f"'{name}' must be of type {kind.__name__}.", name)
     return value
+
+
+def _audio_ms(item: dict[str, Any]) -> int:
+    """Milliseconds of audio an item holds (its PCM16 at 24 kHz)."""
+    return duration_ms(len(item.get("_pcm", b"")) // 2)
 
 
 def _bytes_for_ms(ms: int) -> int:
