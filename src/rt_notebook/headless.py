@@ -104,7 +104,7 @@ class HeadlessSession(SessionCore):
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._local: contextlib.AsyncExitStack | None = None
         self._audio: dict[str, list[np.ndarray]] = {}
-        self._changed = asyncio.Event() if _has_loop() else None
+        self._changed = asyncio.Event()  # binds to no loop until first awaited
         self.backend = ""
         """``"openai"``, ``"local"`` (in-process), or the URL it connected to."""
 
@@ -297,8 +297,7 @@ class HeadlessSession(SessionCore):
         self._notify()
 
     def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        self._changed.set()
 
     # ---- waiting ------------------------------------------------------------------------
 
@@ -306,8 +305,6 @@ class HeadlessSession(SessionCore):
         self, event_type: str, count: int = 1, timeout: float = 60.0
     ) -> RealtimeEvent:
         """The ``count``-th server event of a type (counting from the session's start)."""
-        if self._changed is None:
-            self._changed = asyncio.Event()
         deadline = time.monotonic() + timeout
         while True:
             found = [e for e in self.events.of(event_type) if e.direction == "server"]
@@ -350,14 +347,6 @@ def reply_text(done: RealtimeEvent) -> str:
         for part in item.get("content") or []:
             parts.append(part.get("text") or part.get("transcript") or "")
     return " ".join(p for p in parts if p)
-
-
-def _has_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _refused(exc: Any) -> RealtimeError:
