@@ -95,7 +95,7 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
         try:
             session = prepare_session(content.get("session"))
         except SessionConfigError as exc:
-            raise RealtimeError(400, "invalid_session", exc.message, param=exc.param) from None
+            raise exc.as_http() from None
         key = os.environ.get("OPENAI_API_KEY")
         if key:
             import httpx

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import RealtimeError
+
 __all__ = [
     "VOICES",
     "SessionConfigError",
@@ -75,6 +77,10 @@ class SessionConfigError(ValueError):
         """What is wrong and how to fix it, ready to show a user."""
         self.param = param
         """The dotted path of the offending field, e.g. ``session.audio.output.voice``."""
+
+    def as_http(self, code: str = "invalid_session") -> RealtimeError:
+        """The 400 answer for a request that carried this session."""
+        return RealtimeError(400, code, self.message, param=self.param)
 
 
 class _Strict(BaseModel):

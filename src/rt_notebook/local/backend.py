@@ -142,7 +142,7 @@ class LocalRealtime:
         try:
             update = validate_session({} if requested is None else requested)
         except SessionConfigError as exc:
-            raise RealtimeError(400, "invalid_value", exc.message, param=exc.param) from None
+            raise exc.as_http("invalid_value") from None  # OpenAI's code for it
         base = default_session(update.get("model") or self.options.model)
         return apply_update(base, update)
 

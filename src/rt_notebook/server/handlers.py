@@ -56,7 +56,7 @@ class _RealtimeHandler(APIHandler):
                 allowed_models=list(rt.allowed_models),
             )
         except SessionConfigError as exc:
-            raise RealtimeError(400, "invalid_session", exc.message, param=exc.param) from None
+            raise exc.as_http() from None
 
     def _user_key(self) -> str:
         """Who to count a request against. Jupyter gives every token-authenticated request a
