@@ -27,14 +27,16 @@ import websockets
 from .core import SessionCore
 from .errors import RealtimeError, scrub_secrets
 from .events import RealtimeEvent
+from .openai_http import OPENAI_BASE_URL
 from .recordings import SAMPLE_RATE, Recordings
+from .sideband import websocket_url
 from .usage import Prices
 
 __all__ = ["HeadlessSession", "read_wav"]
 
 log = logging.getLogger(__name__)
 
-OPENAI_URL = "wss://api.openai.com/v1/realtime"
+OPENAI_URL = websocket_url(OPENAI_BASE_URL)
 
 
 def _now_ms() -> float:

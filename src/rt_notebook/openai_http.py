@@ -21,6 +21,9 @@ from .errors import RealtimeError, scrub_secrets
 
 log = logging.getLogger(__name__)
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+"""Where the Realtime API lives unless configured otherwise."""
+
 KEY_HELP = (
     "set OPENAI_API_KEY in the environment of the Jupyter server, or point "
     "--RealtimeExtension.api_key_file at a file holding the key"

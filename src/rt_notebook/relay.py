@@ -16,12 +16,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .errors import RealtimeError
-from .openai_http import OpenAIRealtimeHTTP
+from .openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
 from .sdp import check_offer
 from .session_config import SessionConfigError, prepare_session
 from .sideband import InProcessSideband, Sideband, WebSocketSideband, websocket_url
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_OFFER_BYTES = 65536
 
 
@@ -103,7 +102,7 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
             async with httpx.AsyncClient() as client:
                 upstream = OpenAIRealtimeHTTP(
                     client,
-                    base_url=os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+                    base_url=os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
                     api_key=lambda: key,
                     timeout=30.0,
                 )
@@ -158,7 +157,7 @@ def join_call(
             inner = InProcessSideband(call_id, local_backend().sessions[call_id])
         else:
             key = os.environ.get("OPENAI_API_KEY") or ""
-            base = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+            base = os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
             inner = WebSocketSideband(call_id, websocket_url(base), key)
             await inner.connect(timeout)
         return ThreadedSideband(inner, worker.loop)

@@ -11,7 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
-from ..openai_http import OpenAIRealtimeHTTP
+from ..openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
 from ..session_config import SessionConfigError, validate_session
 from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
@@ -44,7 +44,7 @@ class RealtimeExtension(ExtensionApp):
     ).tag(config=True)
 
     api_base_url = Unicode(
-        "https://api.openai.com/v1",
+        OPENAI_BASE_URL,
         help="""Base URL of the Realtime API (default https://api.openai.com/v1). Point it at a
         gateway, Azure, or a standalone local backend (http://127.0.0.1:8765/v1).""",
     ).tag(config=True)
