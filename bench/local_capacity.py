@@ -42,12 +42,12 @@ from aiortc.mediastreams import MediaStreamError
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from rt_notebook.local.audio import SAMPLE_RATE, resample
 from rt_notebook.local.backend import LocalOptions, LocalRealtime
 from rt_notebook.local.playback import Playback
 from rt_notebook.local.responders import ResponseContext
 from rt_notebook.local.rtc import PlaybackTrack
 from rt_notebook.local.server import make_app
+from rt_notebook.wire.audio import SAMPLE_RATE, resample
 
 FRAME_SAMPLES = SAMPLE_RATE // 50  # the server track's 20 ms frames
 LATE_LIMIT_PCT = 1.0

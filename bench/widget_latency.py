@@ -65,7 +65,7 @@ from tornado.netutil import bind_sockets
 from rt_notebook.errors import RealtimeError
 from rt_notebook.local import server as local_server
 from rt_notebook.local.backend import LocalRealtime
-from rt_notebook.sdp import check_offer
+from rt_notebook.wire.sdp import check_offer
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]

@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import RealtimeError
-from .session_config import SessionConfigError, compose_session, validate_session
+from .wire.session_config import SessionConfigError, compose_session, validate_session
 
 if TYPE_CHECKING:
-    from .analysis import RecordedSession, load_session
-    from .batch import run_batch
-    from .events import RealtimeEvent
-    from .headless import HeadlessSession
-    from .session import RealtimeSession
-    from .tools import FunctionTool, function_tool
-    from .transcript import Transcript, Turn
-    from .usage import PRICES, Prices
+    from .analysis.recorded import RecordedSession, load_session
+    from .analysis.transcript import Transcript, Turn
+    from .analysis.usage import PRICES, Prices
+    from .sessions.batch import run_batch
+    from .sessions.browser import RealtimeSession
+    from .sessions.headless import HeadlessSession
+    from .sessions.tools import FunctionTool, function_tool
+    from .wire.events import RealtimeEvent
 
 __all__ = [
     "PRICES",
@@ -41,18 +41,18 @@ __all__ = [
 
 # The kernel-side API loads on first use, so the server extension never imports the widget.
 _LAZY = {
-    "RealtimeSession": "session",
-    "HeadlessSession": "headless",
-    "run_batch": "batch",
-    "RecordedSession": "analysis",
-    "load_session": "analysis",
-    "PRICES": "usage",
-    "Prices": "usage",
-    "RealtimeEvent": "events",
-    "FunctionTool": "tools",
-    "function_tool": "tools",
-    "Transcript": "transcript",
-    "Turn": "transcript",
+    "RealtimeSession": "sessions.browser",
+    "HeadlessSession": "sessions.headless",
+    "run_batch": "sessions.batch",
+    "RecordedSession": "analysis.recorded",
+    "load_session": "analysis.recorded",
+    "PRICES": "analysis.usage",
+    "Prices": "analysis.usage",
+    "RealtimeEvent": "wire.events",
+    "FunctionTool": "sessions.tools",
+    "function_tool": "sessions.tools",
+    "Transcript": "analysis.transcript",
+    "Turn": "analysis.transcript",
 }
 
 

@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .local.backend import LocalRealtime
     from .local.responders import ResponderSpec
-    from .session import RealtimeSession
+    from .sessions.browser import RealtimeSession
 
 __all__ = ["LocalFrontend", "ScriptedFrontend"]
 

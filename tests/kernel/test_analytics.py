@@ -348,7 +348,7 @@ def test_budget_stops_new_responses_and_ends_the_call() -> None:
 
 
 def test_prices_for_dated_models_and_custom_tables() -> None:
-    from rt_notebook.usage import PRICES, prices_for
+    from rt_notebook.analysis.usage import PRICES, prices_for
 
     assert prices_for("gpt-realtime-2025-08-28") == PRICES["gpt-realtime"]
     assert prices_for("gpt-realtime-mini-2025-10-06") == PRICES["gpt-realtime-mini"]

@@ -88,7 +88,7 @@ async def test_audio_from_numpy_and_wav_and_audio_back(speech: np.ndarray, tmp_p
 
 
 def rt_resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    from rt_notebook.local.audio import resample
+    from rt_notebook.wire.audio import resample
 
     return resample(samples, 24000, rate)
 

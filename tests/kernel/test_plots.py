@@ -23,7 +23,7 @@ from matplotlib.text import Text
 
 import rt_notebook as rt
 from rt_notebook import plots
-from rt_notebook.recordings import Recording
+from rt_notebook.sessions.recordings import Recording
 
 from .test_analytics import scripted_session
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import rt_notebook as rt
-from rt_notebook.recordings import SAMPLE_RATE, Recording
+from rt_notebook.sessions.recordings import Recording
+from rt_notebook.wire.audio import SAMPLE_RATE
 
 
 def tone(seconds: float, value: int) -> bytes:

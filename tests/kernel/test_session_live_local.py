@@ -13,7 +13,7 @@ import respx
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 import rt_notebook as rt
-from rt_notebook import relay
+from rt_notebook.sessions import relay
 from rt_notebook.testing import LocalFrontend
 from tests.conftest import ANSWER, FAKE_KEY, OFFER
 from tests.local.harness import espeak_pcm
@@ -175,7 +175,7 @@ async def test_local_scenario_travels_with_the_session() -> None:
 
 
 async def test_tool_outputs_travel_by_sideband_not_through_the_browser() -> None:
-    from rt_notebook.sideband import InProcessSideband
+    from rt_notebook.wire.sideband import InProcessSideband
 
     s = rt.RealtimeSession(session={"output_modalities": ["text"]})
     frontend = LocalFrontend(

@@ -18,11 +18,11 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from rt_notebook.local.audio import SAMPLE_RATE, resample
 from rt_notebook.local.backend import LocalOptions, LocalRealtime
 from rt_notebook.local.playback import Playback
 from rt_notebook.local.rtc import PlaybackTrack
 from rt_notebook.local.server import serve
+from rt_notebook.wire.audio import SAMPLE_RATE, resample
 
 Event = dict[str, Any]
 

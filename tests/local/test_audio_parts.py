@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rt_notebook.local.audio import (
+from rt_notebook.local.speech import Speech, espeak_available, synthesize
+from rt_notebook.local.transcribe import HonestTranscriber, make_transcriber
+from rt_notebook.local.vad import TurnDetector, VadEvent
+from rt_notebook.wire.audio import (
     SAMPLE_RATE,
     Resampler,
     duration_ms,
@@ -21,9 +24,6 @@ from rt_notebook.local.audio import (
     rms,
     to_pcm16,
 )
-from rt_notebook.local.speech import Speech, espeak_available, synthesize
-from rt_notebook.local.transcribe import HonestTranscriber, make_transcriber
-from rt_notebook.local.vad import TurnDetector, VadEvent
 
 SENTENCE = "Hello, this is a test of the realtime audio pipeline"
 LEAD_SILENCE_S = 1.0

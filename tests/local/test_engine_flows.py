@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rt_notebook.local.audio import SAMPLE_RATE, resample, to_pcm16
 from rt_notebook.local.engine import SessionEngine, default_session
 from rt_notebook.local.g711 import decode as g711_decode
 from rt_notebook.local.g711 import encode as g711_encode
 from rt_notebook.local.responders import Reply, ResponseContext, ScriptedResponder, make_responder
 from rt_notebook.local.speech import synthesize
 from rt_notebook.local.transcribe import HonestTranscriber
+from rt_notebook.wire.audio import SAMPLE_RATE, resample, to_pcm16
 from tests.local.harness import WsClient, espeak_pcm, running_backend, silence, wait_until
 from tests.protocol import assert_conformant, assert_in_order
 

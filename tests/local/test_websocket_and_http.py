@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from rt_notebook.local.audio import SAMPLE_RATE, from_pcm16, to_pcm16
+from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16, to_pcm16
 from tests.conftest import OFFER
 from tests.local.harness import RtcClient, WsClient, espeak_pcm, running_backend, silence
 from tests.protocol import assert_conformant, assert_in_order

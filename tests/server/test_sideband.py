@@ -111,7 +111,7 @@ async def test_without_enforcement_the_browser_may_change_it(
 
 
 def test_deviations_and_urls() -> None:
-    from rt_notebook.sideband import deviations, websocket_url
+    from rt_notebook.wire.sideband import deviations, websocket_url
 
     session = {"instructions": "a", "audio": {"output": {"voice": "marin", "speed": 1.0}}}
     assert deviations(session, {"instructions": "a"}) == []

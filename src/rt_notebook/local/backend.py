@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RealtimeError
-from ..openai_http import CallAnswer
-from ..session_config import SessionConfigError, apply_update, validate_session
+from ..wire.openai_http import CallAnswer
+from ..wire.session_config import SessionConfigError, apply_update, validate_session
 from .engine import SessionEngine, Transport, default_session, new_id
 from .playback import Playback
 from .responders import ResponderSpec, make_responder

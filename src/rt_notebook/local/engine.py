@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..session_config import SessionConfigError, apply_update, validate_session
-from .audio import SAMPLE_RATE, Resampler, duration_ms, from_pcm16, resample, rms, to_pcm16
+from ..wire.audio import SAMPLE_RATE, Resampler, duration_ms, from_pcm16, resample, rms, to_pcm16
+from ..wire.session_config import SessionConfigError, apply_update, validate_session
 from .g711 import RATE as G711_RATE
 from .g711 import decode as g711_decode
 from .g711 import encode as g711_encode

@@ -22,7 +22,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
-from .audio import SAMPLE_RATE
+from ..wire.audio import SAMPLE_RATE
 from .engine import SessionEngine
 from .playback import Playback
 

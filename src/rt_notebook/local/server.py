@@ -14,7 +14,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from ..errors import RealtimeError
-from ..sdp import check_offer
+from ..wire.sdp import check_offer
 from .backend import LocalRealtime
 from .engine import SessionEngine
 

@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from .audio import SAMPLE_RATE, from_pcm16, resample
+from ..wire.audio import SAMPLE_RATE, from_pcm16, resample
 
 __all__ = ["Speech", "espeak_available", "synthesize"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from .audio import SAMPLE_RATE, from_pcm16, resample, rms, to_pcm16
+from ..wire.audio import SAMPLE_RATE, from_pcm16, resample, rms, to_pcm16
 
 __all__ = ["HonestTranscriber", "PocketSphinxTranscriber", "Transcriber", "make_transcriber"]
 

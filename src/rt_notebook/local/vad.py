@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .audio import SAMPLE_RATE, Resampler, duration_ms, from_pcm16, to_pcm16
+from ..wire.audio import SAMPLE_RATE, Resampler, duration_ms, from_pcm16, to_pcm16
 
 __all__ = ["SEMANTIC_SILENCE_MS", "TurnDetector", "VadEvent"]
 

@@ -11,14 +11,14 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
-from ..openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
-from ..session_config import SessionConfigError, validate_session
+from ..wire.openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
+from ..wire.session_config import SessionConfigError, validate_session
 from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
 
 if TYPE_CHECKING:
     from ..local.backend import LocalRealtime
-    from ..sideband import Sideband
+    from ..wire.sideband import Sideband
 
 BackendName = Literal["openai", "local"]
 
@@ -201,7 +201,7 @@ class RealtimeExtension(ExtensionApp):
         task.add_done_callback(self._background.discard)
 
     async def _join(self, call_id: str) -> None:
-        from ..sideband import (
+        from ..wire.sideband import (
             InProcessSideband,
             WebSocketSideband,
             describe_failure,

@@ -13,8 +13,8 @@ from tornado import web
 from .._version import __version__
 from ..errors import RealtimeError
 from ..local.responders import scenario_from_request
-from ..sdp import check_offer
-from ..session_config import SessionConfigError, prepare_session
+from ..wire.sdp import check_offer
+from ..wire.session_config import SessionConfigError, prepare_session
 
 if TYPE_CHECKING:
     from .app import RealtimeExtension

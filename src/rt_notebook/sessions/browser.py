@@ -12,11 +12,11 @@ from typing import Any
 
 import ipywidgets
 
+from ..analysis.usage import Prices
+from ..wire.events import Direction
+from ..wire.sideband import Sideband
 from .core import SessionCore, image_bytes, image_message
-from .events import Direction
 from .recordings import Recordings
-from .sideband import Sideband
-from .usage import Prices
 from .widget import RealtimeWidget
 
 __all__ = ["RealtimeSession"]
@@ -90,7 +90,7 @@ class RealtimeSession(SessionCore):
             record_audio=record_audio,
         )
         if local_scenario is not None:
-            from .local.responders import check_scenario
+            from ..local.responders import check_scenario
 
             self.widget.local_options = {"scenario": check_scenario(local_scenario)}
         if audio_constraints:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import RealtimeError
+from ..errors import RealtimeError
 
 __all__ = [
     "VOICES",

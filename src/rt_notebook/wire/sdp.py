@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import RealtimeError
+from ..errors import RealtimeError
 
 
 def check_offer(sdp: object, *, max_bytes: int) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .events import RealtimeEvent
+from ..wire.events import RealtimeEvent
 from .tables import Table
 
 

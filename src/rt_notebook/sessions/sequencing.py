@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from .events import RealtimeEvent
+from ..wire.events import RealtimeEvent
 
 _BUSY = "conversation_already_has_active_response"
 

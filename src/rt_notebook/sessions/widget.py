@@ -7,7 +7,7 @@ from pathlib import Path
 import anywidget
 from traitlets import Bool, Dict, Enum, Unicode
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 
 
 class RealtimeWidget(anywidget.AnyWidget):

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.tables import Table
+from ..wire.audio import SAMPLE_RATE
 from .headless import HeadlessSession, reply_text
-from .recordings import SAMPLE_RATE
-from .tables import Table
 
 __all__ = ["run_batch"]
 
@@ -130,8 +130,8 @@ async def _shared_backend(options: dict[str, Any]) -> AsyncIterator[dict[str, An
     if options.get("url") or options.get("api_key") or os.environ.get("OPENAI_API_KEY"):
         yield options
         return
-    from .local.backend import LocalOptions, LocalRealtime
-    from .local.server import serve
+    from ..local.backend import LocalOptions, LocalRealtime
+    from ..local.server import serve
 
     scenario = options.pop("local_scenario", None)
     backend = LocalRealtime(LocalOptions(scenario=scenario, realtime_factor=4.0))

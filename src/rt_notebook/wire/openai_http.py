@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._version import __version__
-from .errors import RealtimeError, scrub_secrets
+from .._version import __version__
+from ..errors import RealtimeError, scrub_secrets
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .events import RealtimeEvent
+from ..wire.events import RealtimeEvent
 from .tables import Table
 
 

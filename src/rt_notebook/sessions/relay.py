@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .errors import RealtimeError
-from .openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
-from .sdp import check_offer
-from .session_config import SessionConfigError, prepare_session
-from .sideband import InProcessSideband, Sideband, WebSocketSideband, websocket_url
+from ..errors import RealtimeError
+from ..wire.openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
+from ..wire.sdp import check_offer
+from ..wire.session_config import SessionConfigError, prepare_session
+from ..wire.sideband import InProcessSideband, Sideband, WebSocketSideband, websocket_url
 
 _MAX_OFFER_BYTES = 65536
 
@@ -109,7 +109,7 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
                 answer = await upstream.create_call(offer, session)
             backend = "openai"
         else:
-            from .local.responders import scenario_from_request
+            from ..local.responders import scenario_from_request
 
             scenario = scenario_from_request(content.get("local"))
             answer = await local_backend().create_call(offer, session, scenario=scenario)
@@ -123,7 +123,7 @@ def local_backend() -> Any:
     """The kernel's local backend (on the relay thread), created on first use."""
     worker = background_loop()
     if worker.local is None:
-        from .local.backend import LocalRealtime
+        from ..local.backend import LocalRealtime
 
         worker.local = LocalRealtime()
     return worker.local

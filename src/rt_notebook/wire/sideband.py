@@ -16,7 +16,7 @@ from typing import Any
 
 import websockets
 
-from .errors import scrub_secrets
+from ..errors import scrub_secrets
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from typing import IO, Any
 
 import numpy as np
 
-SAMPLE_RATE = 24000
+from ..wire.audio import SAMPLE_RATE
+
 _GAP_TOLERANCE_S = 0.05  # jitter below this is not a gap
 
 

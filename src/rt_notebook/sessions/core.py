@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from .analysis import SessionAnalysis
-from .events import Direction, EventLog, RealtimeEvent
+from ..analysis.recorded import SessionAnalysis
+from ..analysis.transcript import Transcript
+from ..analysis.usage import PRICES, Prices
+from ..wire.events import Direction, EventLog, RealtimeEvent
+from ..wire.session_config import apply_update, compose_session, validate_session
 from .sequencing import ResponseSequencer
-from .session_config import apply_update, compose_session, validate_session
 from .tools import FunctionTool, as_output, error_output, function_tool
-from .transcript import Transcript
-from .usage import PRICES, Prices
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class SessionCore(SessionAnalysis):
         self.tools: dict[str, FunctionTool] = {}
         """Registered tools by name."""
         self.prices = prices or PRICES
-        """USD per million tokens, by model (see ``rt_notebook.usage.PRICES``)."""
+        """USD per million tokens, by model (see ``rt_notebook.analysis.usage.PRICES``)."""
         self.budget_usd = budget_usd
         """When the session's cost reaches this, no new responses and the call ends."""
         self._handlers: dict[str, list[Handler]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .events import Direction, EventLog, RealtimeEvent
+from ..wire.events import Direction, EventLog, RealtimeEvent
 from .metrics import latencies, latency_summary, tool_calls
 from .tables import Table
 from .transcript import Transcript, build_transcript

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import websockets
 
+from ..analysis.usage import Prices
+from ..errors import RealtimeError, scrub_secrets
+from ..wire.audio import SAMPLE_RATE
+from ..wire.events import RealtimeEvent
+from ..wire.openai_http import OPENAI_BASE_URL
+from ..wire.sideband import websocket_url
 from .core import SessionCore
-from .errors import RealtimeError, scrub_secrets
-from .events import RealtimeEvent
-from .openai_http import OPENAI_BASE_URL
-from .recordings import SAMPLE_RATE, Recordings
-from .sideband import websocket_url
-from .usage import Prices
+from .recordings import Recordings
 
 __all__ = ["HeadlessSession", "read_wav"]
 
@@ -182,8 +183,8 @@ class HeadlessSession(SessionCore):
         if self._api_key:
             self.backend = "openai"
             return OPENAI_URL, self._api_key
-        from .local.backend import LocalOptions, LocalRealtime
-        from .local.server import serve
+        from ..local.backend import LocalOptions, LocalRealtime
+        from ..local.server import serve
 
         self._local = contextlib.AsyncExitStack()
         backend = LocalRealtime(LocalOptions(scenario=self._scenario, realtime_factor=4.0))
@@ -221,7 +222,7 @@ class HeadlessSession(SessionCore):
         (default 1 s) so the turn ends; without turn detection the buffer is committed and a
         response asked for.
         """
-        from .local.audio import resample, to_pcm16
+        from ..wire.audio import resample, to_pcm16
 
         if isinstance(audio, (str, Path)):
             audio, rate = read_wav(audio)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .events import RealtimeEvent
+from ..wire.events import RealtimeEvent
 from .tables import Table
 
 _FIRST_OUTPUT = (

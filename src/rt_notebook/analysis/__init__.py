@@ -1,0 +1,1 @@
+"""Analysis of a session: transcript, metrics, usage and cost, tables, plots."""
