@@ -16,15 +16,47 @@ import rt_notebook
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clean_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh ``git clone`` of this checkout (no node_modules, no built JS), with the
+    uncommitted changes to tracked files committed on top so the test sees what is edited."""
+    clone = tmp_path_factory.mktemp("clone") / "rt_notebook"
+    git("clone", "-q", str(ROOT), str(clone), cwd=ROOT)
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--binary"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    if diff:
+        subprocess.run(["git", "apply"], cwd=clone, input=diff, check=True)
+        ident = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+        git(*ident, "commit", "-q", "-am", "uncommitted changes", cwd=clone)
+    assert git("status", "--porcelain", cwd=clone) == ""
+    return clone
+
+
+@pytest.fixture(scope="module")
+def wheel(clean_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel as a user builds it: from a clean clone, so the build hook installs the npm
+    dependencies and bundles the JS itself."""
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(clean_clone)],
         check=True,
     )
     (built,) = out.glob("rt_notebook-*.whl")
     return built
+
+
+def test_building_leaves_the_checkout_clean(wheel: Path, clean_clone: Path) -> None:
+    """The build hook may add ignored files (node_modules, the bundle) but never rewrites a
+    tracked one such as package-lock.json."""
+    assert (clean_clone / "node_modules").is_dir()  # the hook did install
+    assert git("status", "--porcelain", cwd=clean_clone) == ""
 
 
 def test_wheel_contents(wheel: Path) -> None:
