@@ -26,6 +26,21 @@ def conformant(session: rt.HeadlessSession) -> int:
     return assert_conformant(server, client)
 
 
+async def test_key_and_base_url_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serve(LocalRealtime()) as (upstream, base):
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-kernel-env-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", base)  # an OpenAI-shaped server
+        s = rt.HeadlessSession(session={"output_modalities": ["text"]})
+        async with s:
+            reply = await s.ask("hello")
+        served = list(upstream.sessions)
+    assert s.backend == "openai"  # chosen by the key, at the environment's base URL
+    assert reply == 'You said: "hello".'
+    assert served and served[0].startswith("ws_")
+
+
 async def test_text_turn_and_tools_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     s = rt.HeadlessSession(

@@ -95,6 +95,23 @@ def test_on_off_once_and_wildcard() -> None:
     assert s.events[0].time > 1e9  # browser epoch timestamps
 
 
+def test_once_is_per_registration_not_per_handler() -> None:
+    s = rt.RealtimeSession()
+    frontend = ScriptedFrontend(s)
+    seen: list[str] = []
+
+    def note(event: rt.RealtimeEvent) -> None:
+        seen.append(event.type)
+
+    s.once("a.event", note).once("b.event", note)
+    s.on("c.event", note).once("c.event", note)
+    s.once("d.event", note).off("d.event", note)
+    frontend.emit(*(server(kind) for kind in ["b.event", "b.event", "a.event", "a.event"]))
+    frontend.emit(*(server(kind) for kind in ["c.event", "c.event", "d.event"]))
+    assert seen == ["b.event", "a.event", "c.event", "c.event", "c.event"]
+    assert s._handlers["c.event"] == [note]
+
+
 def test_handler_errors_are_shown_not_swallowed(caplog: pytest.LogCaptureFixture) -> None:
     s = rt.RealtimeSession()
     frontend = ScriptedFrontend(s)

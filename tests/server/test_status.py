@@ -67,6 +67,17 @@ def test_key_defaults_to_environment(
     assert RealtimeExtension().api_key is None
 
 
+def test_base_url_defaults_to_environment(
+    jp_configurable_serverapp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rt_notebook.server.app import RealtimeExtension
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gateway.example/v1")
+    assert RealtimeExtension().api_base_url == "https://gateway.example/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert RealtimeExtension().api_base_url == "https://api.openai.com/v1"
+
+
 def test_settings_from_the_command_line(jp_configurable_serverapp: Any) -> None:
     app = jp_configurable_serverapp(
         argv=[

@@ -7,15 +7,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RealtimeError
-from ..wire.openai_http import CallAnswer
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
+from ..wire.signaling import CallAnswer
 from .engine import SessionEngine, Transport, default_session, new_id
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
+
+if TYPE_CHECKING:
+    from ..wire.sideband import Sideband
 
 
 @dataclass
@@ -47,7 +50,12 @@ class _Secret:
 
 
 class LocalRealtime:
-    """A protocol-faithful realtime server that needs no API key."""
+    """A protocol-faithful realtime server that needs no API key.
+
+    A :class:`~rt_notebook.wire.signaling.RealtimeBackend`, like OpenAI's HTTP API.
+    """
+
+    name = "local"
 
     def __init__(self, options: LocalOptions | None = None, **kwargs: Any) -> None:
         self.options = options or LocalOptions(**kwargs)
@@ -61,7 +69,7 @@ class LocalRealtime:
             else make_transcriber(self.options.transcriber)
         )
 
-    # ---- HTTP-shaped API (same as OpenAIRealtimeHTTP) --------------------------------
+    # ---- the backend interface (wire.signaling.RealtimeBackend) ----------------------
 
     async def create_call(
         self, sdp: str, session: dict[str, Any], *, scenario: ResponderSpec = None
@@ -120,6 +128,15 @@ class LocalRealtime:
         expires_at = int(time.time()) + expires_after_seconds
         self._secrets[value] = _Secret(config, expires_at)
         return {"value": value, "expires_at": expires_at, "session": config}
+
+    async def join_call(self, call_id: str, timeout: float = 0.0) -> Sideband:
+        """A sideband to a call of this backend, in-process (no socket, so no wait)."""
+        from ..wire.sideband import InProcessSideband
+
+        engine = self.sessions.get(call_id)
+        if engine is None:
+            raise RealtimeError(404, "call_not_found", f"No call {call_id!r} on the local backend.")
+        return InProcessSideband(call_id, engine)
 
     async def hangup(self, call_id: str) -> None:
         """End a WebRTC call."""

@@ -15,12 +15,12 @@ from tornado.netutil import bind_sockets
 
 from ..errors import RealtimeError
 from ..wire.sdp import check_offer
+from ..wire.signaling import MAX_OFFER_BYTES
 from .backend import LocalRealtime
 from .engine import SessionEngine
 
 log = logging.getLogger(__name__)
 
-_MAX_OFFER = 65536
 _closing: set[asyncio.Future[None]] = set()  # sessions being closed after their socket went
 
 
@@ -106,12 +106,12 @@ class CallsHandler(_Handler):
             if content_type.startswith("multipart/form-data"):
                 sdp, session = self._multipart(content_type)
                 answer = await self.backend.create_call(
-                    check_offer(sdp, max_bytes=_MAX_OFFER), session
+                    check_offer(sdp, max_bytes=MAX_OFFER_BYTES), session
                 )
             elif content_type.startswith("application/sdp"):
                 config = self.backend.secret_session(key)
                 offer = check_offer(
-                    self.request.body.decode(errors="replace"), max_bytes=_MAX_OFFER
+                    self.request.body.decode(errors="replace"), max_bytes=MAX_OFFER_BYTES
                 )
                 answer = await self.backend.create_call_for_session(offer, config)
             else:

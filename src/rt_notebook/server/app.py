@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
-from ..wire.openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
+from ..wire.openai_http import OpenAIRealtimeHTTP
 from ..wire.session_config import SessionConfigError, validate_session
+from ..wire.signaling import (
+    MAX_OFFER_BYTES,
+    BackendName,
+    RealtimeBackend,
+    SessionPolicy,
+    choose_backend,
+    env_credentials,
+)
 from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
 
 if TYPE_CHECKING:
     from ..local.backend import LocalRealtime
     from ..wire.sideband import Sideband
-
-BackendName = Literal["openai", "local"]
 
 
 class RealtimeExtension(ExtensionApp):
@@ -44,9 +49,9 @@ class RealtimeExtension(ExtensionApp):
     ).tag(config=True)
 
     api_base_url = Unicode(
-        OPENAI_BASE_URL,
-        help="""Base URL of the Realtime API (default https://api.openai.com/v1). Point it at a
-        gateway, Azure, or a standalone local backend (http://127.0.0.1:8765/v1).""",
+        help="""Base URL of the Realtime API. Defaults to OPENAI_BASE_URL from the server's
+        environment, else https://api.openai.com/v1. Point it at a gateway, Azure, or a
+        standalone local backend (http://127.0.0.1:8765/v1).""",
     ).tag(config=True)
 
     backend = Enum(
@@ -73,7 +78,9 @@ class RealtimeExtension(ExtensionApp):
     ).tag(config=True)
 
     max_offer_bytes = Int(
-        65536, help="""Largest SDP offer accepted, in bytes (default 65536); larger ones get 413."""
+        MAX_OFFER_BYTES,
+        help=f"""Largest SDP offer accepted, in bytes (default {MAX_OFFER_BYTES}); larger ones
+        get 413.""",
     ).tag(config=True)
 
     request_timeout = Float(
@@ -116,7 +123,11 @@ class RealtimeExtension(ExtensionApp):
 
     @default("api_key")
     def _api_key_from_env(self) -> str | None:
-        return os.environ.get("OPENAI_API_KEY") or None
+        return env_credentials().api_key
+
+    @default("api_base_url")
+    def _base_url_from_env(self) -> str:
+        return env_credentials().base_url
 
     @validate("client_secret_ttl_seconds")
     def _check_ttl(self, proposal: dict[str, Any]) -> int:
@@ -169,21 +180,23 @@ class RealtimeExtension(ExtensionApp):
 
     def active_backend(self) -> BackendName:
         """The backend a request made now would use."""
-        if self.backend == "auto":
-            return "openai" if self.key_source() else "local"
-        return "openai" if self.backend == "openai" else "local"
+        return choose_backend(self.backend, self.key_source())
 
-    def backend_for_request(self) -> OpenAIRealtimeHTTP | LocalRealtime:
-        """The object that performs calls and mints keys for the active backend."""
+    def backend_for_request(self) -> RealtimeBackend:
+        """The object that performs calls, mints keys and joins calls for the active backend."""
         if self.active_backend() == "openai":
             return self.openai
         return self.local_backend()
+
+    def session_policy(self) -> SessionPolicy:
+        """What this server lays over the session a notebook asks for."""
+        return SessionPolicy(self.session_defaults, self.session_overrides, self.allowed_models)
 
     def local_backend(self) -> LocalRealtime:
         """The in-process local backend, started on first use (no extra process, no port)."""
         if self._local is None:
             from ..local.backend import LocalOptions, LocalRealtime
-            from ..local.responders import load_scenario
+            from ..wire.scenario import load_scenario
 
             scenario = load_scenario(self.local_scenario) if self.local_scenario else None
             self._local = LocalRealtime(
@@ -201,29 +214,17 @@ class RealtimeExtension(ExtensionApp):
         task.add_done_callback(self._background.discard)
 
     async def _join(self, call_id: str) -> None:
-        from ..wire.sideband import (
-            InProcessSideband,
-            WebSocketSideband,
-            describe_failure,
-            enforce,
-            websocket_url,
-        )
+        from ..wire.sideband import describe_failure, enforce
 
-        sideband: Sideband
-        if self.active_backend() == "local":
-            sideband = InProcessSideband(call_id, self.local_backend().sessions[call_id])
-        else:
-            key = self.key_source() or ""
-            sideband = WebSocketSideband(call_id, websocket_url(self.api_base_url), key)
-            try:
-                await sideband.connect(self.request_timeout)
-            except Exception as exc:
-                self.log.error(
-                    "rt_notebook: could not join call %s by sideband: %s",
-                    call_id,
-                    describe_failure(exc, key),
-                )
-                return
+        try:
+            sideband = await self.backend_for_request().join_call(call_id, self.request_timeout)
+        except Exception as exc:
+            self.log.error(
+                "rt_notebook: could not join call %s by sideband: %s",
+                call_id,
+                describe_failure(exc, self.key_source()),
+            )
+            return
         enforce(sideband, self.session_overrides)
         self.sidebands[call_id] = sideband
         self.log.info("rt_notebook: enforcing session_overrides on call %s", call_id)

@@ -12,9 +12,7 @@ from tornado import web
 
 from .._version import __version__
 from ..errors import RealtimeError
-from ..local.responders import scenario_from_request
-from ..wire.sdp import check_offer
-from ..wire.session_config import SessionConfigError, prepare_session
+from ..wire import signaling
 
 if TYPE_CHECKING:
     from .app import RealtimeExtension
@@ -45,18 +43,6 @@ class _RealtimeHandler(APIHandler):
         if not isinstance(body, dict):
             raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
         return body
-
-    def _session(self, requested: object) -> dict[str, Any]:
-        rt = self.rt
-        try:
-            return prepare_session(
-                requested,
-                defaults=rt.session_defaults,
-                overrides=rt.session_overrides,
-                allowed_models=list(rt.allowed_models),
-            )
-        except SessionConfigError as exc:
-            raise exc.as_http() from None
 
     def _user_key(self) -> str:
         """Who to count a request against. Jupyter gives every token-authenticated request a
@@ -110,14 +96,11 @@ class CallsHandler(_RealtimeHandler):
         rt = self.rt
         try:
             body = self._json_body(rt.max_offer_bytes + _SESSION_BODY_ALLOWANCE)
-            offer = check_offer(body.get("sdp"), max_bytes=rt.max_offer_bytes)
-            session = self._session(body.get("session"))
-            scenario = scenario_from_request(body.get("local"))
+            request = signaling.read_call_request(
+                body, policy=rt.session_policy(), max_offer_bytes=rt.max_offer_bytes
+            )
             self._check_rate()
-            if rt.active_backend() == "local":
-                answer = await rt.local_backend().create_call(offer, session, scenario=scenario)
-            else:
-                answer = await rt.openai.create_call(offer, session)
+            answer = await signaling.create_call(rt.backend_for_request(), request)
         except RealtimeError as error:
             self.log.warning("rt_notebook: call refused (%s): %s", error.status, error.message)
             self._fail(error)
@@ -127,10 +110,12 @@ class CallsHandler(_RealtimeHandler):
             "rt_notebook: call %s started for %s (model %s)",
             answer.call_id,
             self.current_user.username,
-            session.get("model", "default"),
+            request.session.get("model", "default"),
         )
         self.set_status(201)
-        self.finish(json.dumps({"sdp": answer.sdp, "call_id": answer.call_id, "session": session}))
+        self.finish(
+            json.dumps({"sdp": answer.sdp, "call_id": answer.call_id, "session": request.session})
+        )
 
 
 class ClientSecretsHandler(_RealtimeHandler):
@@ -143,7 +128,7 @@ class ClientSecretsHandler(_RealtimeHandler):
         try:
             body = self._json_body(_SESSION_BODY_ALLOWANCE)
             seconds = self._ttl(body.get("expires_after_seconds"))
-            session = self._session(body.get("session"))
+            session = rt.session_policy().prepare(body.get("session"))
             self._check_rate()
             secret = await rt.backend_for_request().create_client_secret(session, seconds)
         except RealtimeError as error:

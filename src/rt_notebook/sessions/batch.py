@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,8 @@ import numpy as np
 
 from ..analysis.tables import Table
 from ..wire.audio import SAMPLE_RATE
+from ..wire.sideband import websocket_url
+from ..wire.signaling import env_credentials
 from .headless import HeadlessSession, reply_text
 
 __all__ = ["run_batch"]
@@ -127,7 +128,7 @@ def _describe(prompt: Prompt) -> tuple[str, str, Any]:
 @contextlib.asynccontextmanager
 async def _shared_backend(options: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     """Without a key or URL, one in-process local backend serves the whole batch."""
-    if options.get("url") or options.get("api_key") or os.environ.get("OPENAI_API_KEY"):
+    if options.get("url") or options.get("api_key") or env_credentials().api_key:
         yield options
         return
     from ..local.backend import LocalOptions, LocalRealtime
@@ -136,7 +137,7 @@ async def _shared_backend(options: dict[str, Any]) -> AsyncIterator[dict[str, An
     scenario = options.pop("local_scenario", None)
     backend = LocalRealtime(LocalOptions(scenario=scenario, realtime_factor=4.0))
     async with serve(backend) as (_, base):
-        yield {**options, "url": base.replace("http://", "ws://") + "/realtime", "_label": "local"}
+        yield {**options, "url": websocket_url(base), "_label": "local"}
 
 
 class _Bar:

@@ -90,7 +90,7 @@ class RealtimeSession(SessionCore):
             record_audio=record_audio,
         )
         if local_scenario is not None:
-            from ..local.responders import check_scenario
+            from ..wire.scenario import check_scenario
 
             self.widget.local_options = {"scenario": check_scenario(local_scenario)}
         if audio_constraints:

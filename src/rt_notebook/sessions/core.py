@@ -65,8 +65,7 @@ class SessionCore(SessionAnalysis):
         """USD per million tokens, by model (see ``rt_notebook.analysis.usage.PRICES``)."""
         self.budget_usd = budget_usd
         """When the session's cost reaches this, no new responses and the call ends."""
-        self._handlers: dict[str, list[Handler]] = {}
-        self._once: set[int] = set()
+        self._handlers: dict[str, list[Handler | _Once]] = {}
         self._sequencer = ResponseSequencer(self._transmit)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -146,16 +145,22 @@ class SessionCore(SessionAnalysis):
 
     def once(self: S, event_type: str, handler: Handler) -> S:
         """Like :meth:`on`, for the next matching event only."""
-        self._once.add(id(handler))
-        return self.on(event_type, handler)
+        self._handlers.setdefault(event_type, []).append(_Once(handler))
+        return self
 
     def off(self: S, event_type: str, handler: Handler | None = None) -> S:
-        """Remove one handler, or every handler of ``event_type``."""
+        """Remove one handler (registered by ``on`` or ``once``), or every handler of
+        ``event_type``."""
         handlers = self._handlers.get(event_type, [])
         if handler is None:
             handlers.clear()
-        elif handler in handlers:
-            handlers.remove(handler)
+            return self
+        for registered in handlers:
+            if registered is handler or (
+                isinstance(registered, _Once) and registered.handler is handler
+            ):
+                handlers.remove(registered)
+                break
         return self
 
     # ---- tools --------------------------------------------------------------------------------
@@ -249,11 +254,14 @@ class SessionCore(SessionAnalysis):
 
     def _dispatch(self, event: RealtimeEvent) -> None:
         for key in (event.type, "*"):
-            for handler in list(self._handlers.get(key, [])):
-                if id(handler) in self._once:
-                    self._once.discard(id(handler))
-                    self.off(key, handler)
-                self._call(handler, event)
+            for registered in list(self._handlers.get(key, [])):
+                if isinstance(registered, _Once):
+                    handlers = self._handlers.get(key, [])
+                    if registered not in handlers:
+                        continue  # an earlier handler took it off
+                    handlers.remove(registered)
+                    registered = registered.handler
+                self._call(registered, event)
 
     def _call(self, handler: Callable[..., Any], *args: Any) -> None:
         try:
@@ -327,6 +335,15 @@ class SessionCore(SessionAnalysis):
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class _Once:
+    """A handler registered by :meth:`SessionCore.once`: one registration, one event."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
 
 
 def user_message(content: list[dict[str, Any]]) -> dict[str, Any]:

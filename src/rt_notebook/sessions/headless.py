@@ -13,7 +13,6 @@ import base64
 import contextlib
 import json
 import logging
-import os
 import time
 import wave
 from collections.abc import Mapping
@@ -28,16 +27,14 @@ from ..analysis.usage import Prices
 from ..errors import RealtimeError, scrub_secrets
 from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RealtimeEvent
-from ..wire.openai_http import OPENAI_BASE_URL
 from ..wire.sideband import websocket_url
+from ..wire.signaling import env_credentials
 from .core import SessionCore
 from .recordings import Recordings
 
 __all__ = ["HeadlessSession", "read_wav"]
 
 log = logging.getLogger(__name__)
-
-OPENAI_URL = websocket_url(OPENAI_BASE_URL)
 
 
 def _now_ms() -> float:
@@ -64,7 +61,8 @@ class HeadlessSession(SessionCore):
         voice, instructions, transcription, turn_detection, session: As for
             ``RealtimeSession``; the config is sent with ``session.update`` on connect.
         url: The realtime WebSocket URL (``ws://127.0.0.1:8765/v1/realtime`` for a standalone
-            local backend); default OpenAI's, or an in-process local backend without a key.
+            local backend); default OpenAI's (or ``OPENAI_BASE_URL``'s), or an in-process local
+            backend without a key.
         api_key: Default ``OPENAI_API_KEY``.
         prices, budget_usd: As for ``RealtimeSession``.
         local_scenario: Scripted replies when it runs on the in-process local backend.
@@ -98,7 +96,9 @@ class HeadlessSession(SessionCore):
         self.url = url
         self.recordings = Recordings()
         """What was sent (``mic``) and the assistant's audio (``assistant``), as numpy."""
-        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        credentials = env_credentials()
+        self._api_key = api_key if api_key is not None else credentials.api_key
+        self._base_url = credentials.base_url
         self._scenario = local_scenario
         self._status = "idle"
         self._ws: Any = None
@@ -182,7 +182,7 @@ class HeadlessSession(SessionCore):
             return self.url, self._api_key or "sk-local"
         if self._api_key:
             self.backend = "openai"
-            return OPENAI_URL, self._api_key
+            return websocket_url(self._base_url), self._api_key
         from ..local.backend import LocalOptions, LocalRealtime
         from ..local.server import serve
 
@@ -190,7 +190,7 @@ class HeadlessSession(SessionCore):
         backend = LocalRealtime(LocalOptions(scenario=self._scenario, realtime_factor=4.0))
         _, base = await self._local.enter_async_context(serve(backend))
         self.backend = "local"
-        return base.replace("http://", "ws://") + "/realtime", "sk-local"
+        return websocket_url(base), "sk-local"
 
     # ---- sending ------------------------------------------------------------------------
 

@@ -1,27 +1,26 @@
 """The SDP exchange done by the kernel, for hosts without the server extension.
 
 VS Code, Colab, or a Jupyter server with the extension disabled: the widget sends its offer
-over the comm; the kernel validates it like the server extension does and exchanges it with
-OpenAI (key from the kernel's ``OPENAI_API_KEY``) or, with no key, with a local backend that
-runs on a background thread of the kernel (so busy cells do not stall its audio).
+over the comm and the kernel takes it down the same signaling path as the server extension
+(``wire/signaling.py``), to OpenAI (key from the kernel's ``OPENAI_API_KEY``) or, with no key,
+to a local backend that runs on a background thread of the kernel (so busy cells do not stall
+its audio).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
+import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from ..errors import RealtimeError
-from ..wire.openai_http import OPENAI_BASE_URL, OpenAIRealtimeHTTP
-from ..wire.sdp import check_offer
-from ..wire.session_config import SessionConfigError, prepare_session
-from ..wire.sideband import InProcessSideband, Sideband, WebSocketSideband, websocket_url
+from ..wire import signaling
+from ..wire.sideband import Sideband
 
-_MAX_OFFER_BYTES = 65536
+_TIMEOUT = 30.0
 
 
 class _BackgroundLoop:
@@ -90,33 +89,33 @@ class KernelRelay:
 async def exchange(content: dict[str, Any]) -> dict[str, Any]:
     """Validate and exchange one offer; an ``answer`` body or ``{"error": …}``."""
     try:
-        offer = check_offer(content.get("sdp"), max_bytes=_MAX_OFFER_BYTES)
-        try:
-            session = prepare_session(content.get("session"))
-        except SessionConfigError as exc:
-            raise exc.as_http() from None
-        key = os.environ.get("OPENAI_API_KEY")
-        if key:
-            import httpx
-
-            async with httpx.AsyncClient() as client:
-                upstream = OpenAIRealtimeHTTP(
-                    client,
-                    base_url=os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
-                    api_key=lambda: key,
-                    timeout=30.0,
-                )
-                answer = await upstream.create_call(offer, session)
-            backend = "openai"
-        else:
-            from ..local.responders import scenario_from_request
-
-            scenario = scenario_from_request(content.get("local"))
-            answer = await local_backend().create_call(offer, session, scenario=scenario)
-            backend = "local"
+        request = signaling.read_call_request(content)
+        async with kernel_backend() as backend:
+            answer = await signaling.create_call(backend, request)
     except RealtimeError as error:
-        return {"error": {"status": error.status, "code": error.code, "message": error.message}}
-    return {"sdp": answer.sdp, "call_id": answer.call_id, "backend": backend}
+        return {"error": signaling.error_body(error)}
+    return {"sdp": answer.sdp, "call_id": answer.call_id, "backend": backend.name}
+
+
+@contextlib.asynccontextmanager
+async def kernel_backend(name: str | None = None) -> AsyncIterator[signaling.RealtimeBackend]:
+    """The backend ``name``, or the one the kernel's environment points at: OpenAI (or
+    ``OPENAI_BASE_URL``) with ``OPENAI_API_KEY``, else the kernel's local backend."""
+    credentials = signaling.env_credentials()
+    if (name or signaling.choose_backend("auto", credentials.api_key)) == "local":
+        yield local_backend()
+        return
+    import httpx
+
+    from ..wire.openai_http import OpenAIRealtimeHTTP
+
+    async with httpx.AsyncClient() as client:
+        yield OpenAIRealtimeHTTP(
+            client,
+            base_url=credentials.base_url,
+            api_key=lambda: credentials.api_key,
+            timeout=_TIMEOUT,
+        )
 
 
 def local_backend() -> Any:
@@ -145,21 +144,15 @@ class ThreadedSideband(Sideband):
 
 
 def join_call(
-    call_id: str, backend: str, timeout: float = 30.0
+    call_id: str, backend: str, timeout: float = _TIMEOUT
 ) -> concurrent.futures.Future[ThreadedSideband]:
     """A sideband to a call this kernel exchanged (its local backend's, or OpenAI's), joined
     on the relay thread; the future completes there."""
     worker = background_loop()
 
     async def join() -> ThreadedSideband:
-        inner: Sideband
-        if backend == "local":
-            inner = InProcessSideband(call_id, local_backend().sessions[call_id])
-        else:
-            key = os.environ.get("OPENAI_API_KEY") or ""
-            base = os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-            inner = WebSocketSideband(call_id, websocket_url(base), key)
-            await inner.connect(timeout)
+        async with kernel_backend(backend) as chosen:
+            inner = await chosen.join_call(call_id, timeout)
         return ThreadedSideband(inner, worker.loop)
 
     return worker.submit(join())

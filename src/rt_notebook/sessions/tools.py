@@ -57,21 +57,6 @@ class FunctionTool:
             raise ValueError(f"invalid arguments for {self.name}: {_brief(exc)}") from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
 
-    async def invoke(self, arguments: str) -> str:
-        """Run with the model's JSON arguments; the output for ``function_call_output``.
-
-        Invalid arguments become an ``{"error": ...}`` output; the function's own exceptions
-        propagate.
-        """
-        try:
-            kwargs = self.parse(arguments)
-        except ValueError as exc:
-            return error_output(str(exc))
-        result = self.function(**kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return as_output(result)
-
 
 def as_output(result: Any) -> str:
     """A tool's return value as the string ``function_call_output`` needs."""

@@ -10,34 +10,27 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from .._version import __version__
 from ..errors import RealtimeError, scrub_secrets
+from .scenario import Scenario
+from .signaling import OPENAI_BASE_URL, CallAnswer
+
+if TYPE_CHECKING:
+    from .sideband import Sideband
+
+__all__ = ["OPENAI_BASE_URL", "CallAnswer", "OpenAIRealtimeHTTP", "call_id_from_location"]
 
 log = logging.getLogger(__name__)
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-"""Where the Realtime API lives unless configured otherwise."""
 
 KEY_HELP = (
     "set OPENAI_API_KEY in the environment of the Jupyter server, or point "
     "--RealtimeExtension.api_key_file at a file holding the key"
 )
-
-
-@dataclass(frozen=True)
-class CallAnswer:
-    """What a successful SDP exchange returns."""
-
-    sdp: str
-    """The answer SDP for ``setRemoteDescription``."""
-    call_id: str | None
-    """The ``rtc_…`` id from the ``Location`` header (for sideband control and hangup)."""
 
 
 def call_id_from_location(location: str | None) -> str | None:
@@ -52,7 +45,12 @@ def call_id_from_location(location: str | None) -> str | None:
 
 
 class OpenAIRealtimeHTTP:
-    """Talks to ``{base_url}/realtime/...`` with a key that never leaves this object."""
+    """Talks to ``{base_url}/realtime/...`` with a key that never leaves this object.
+
+    A :class:`~rt_notebook.wire.signaling.RealtimeBackend`.
+    """
+
+    name = "openai"
 
     def __init__(
         self,
@@ -67,8 +65,13 @@ class OpenAIRealtimeHTTP:
         self._api_key = api_key
         self._timeout = timeout
 
-    async def create_call(self, sdp: str, session: dict[str, Any]) -> CallAnswer:
-        """``POST /realtime/calls`` as multipart ``sdp`` + ``session`` (the unified interface)."""
+    async def create_call(
+        self, sdp: str, session: dict[str, Any], *, scenario: Scenario | None = None
+    ) -> CallAnswer:
+        """``POST /realtime/calls`` as multipart ``sdp`` + ``session`` (the unified interface).
+
+        A scenario is for simulating backends: the real model does not play one.
+        """
         files = {
             "sdp": (None, sdp.encode(), "application/sdp"),
             "session": (None, json.dumps(session).encode(), "application/json"),
@@ -108,6 +111,14 @@ class OpenAIRealtimeHTTP:
         if isinstance(data.get("session"), dict):
             secret["session"] = data["session"]
         return secret
+
+    async def join_call(self, call_id: str, timeout: float) -> Sideband:
+        """``{ws_base}/realtime?call_id=…`` with this object's key."""
+        from .sideband import WebSocketSideband, websocket_url
+
+        sideband = WebSocketSideband(call_id, websocket_url(self._base_url), self._api_key() or "")
+        await sideband.connect(timeout)
+        return sideband
 
     async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
         key = self._api_key()

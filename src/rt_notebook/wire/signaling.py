@@ -1,0 +1,172 @@
+"""The one signaling path: check a call request, pick a backend, exchange the SDP, join the call.
+
+Both places that do an exchange are thin adapters over this module: the server extension
+(``server/handlers.py``, the key held by the Jupyter server) and the kernel relay
+(``sessions/relay.py``, the key from the kernel's environment, for hosts without the
+extension). A backend is anything that implements :class:`RealtimeBackend`: OpenAI's HTTP API
+(``wire/openai_http.py``) and the local backend (``local/backend.py``) do today; another
+protocol (GPT-Live's JSON exchange) or a JupyterHub service that does the exchange for its users
+plugs in as one more implementation, and nothing else changes.
+
+The environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``) is read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ..errors import RealtimeError
+from .scenario import Scenario, scenario_from_request
+from .sdp import check_offer
+from .session_config import SessionConfigError, prepare_session
+
+if TYPE_CHECKING:
+    from .sideband import Sideband
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+"""Where the Realtime API lives unless configured otherwise."""
+
+MAX_OFFER_BYTES = 65536
+"""The largest SDP offer accepted by default (a browser's is a few KB)."""
+
+BackendName = Literal["openai", "local"]
+BackendSetting = Literal["auto", "openai", "local"]
+
+
+# ---- credentials ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What reaching OpenAI (or an OpenAI-shaped server) takes: a key and a base URL."""
+
+    api_key: str | None
+    """The key, or ``None`` when none is configured."""
+    base_url: str = OPENAI_BASE_URL
+    """``https://api.openai.com/v1`` unless configured otherwise."""
+
+    def __repr__(self) -> str:  # never print the key
+        key = "set" if self.api_key else "None"
+        return f"Credentials(api_key={key}, base_url={self.base_url!r})"
+
+
+def env_credentials() -> Credentials:
+    """``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` as the environment has them now."""
+    return Credentials(
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        base_url=os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
+    )
+
+
+def choose_backend(setting: BackendSetting | str, key: str | None) -> BackendName:
+    """Where a call goes: ``"auto"`` means OpenAI when a key is configured, else local."""
+    if setting == "auto":
+        return "openai" if key else "local"
+    return "openai" if setting == "openai" else "local"
+
+
+# ---- what every backend does ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    """What a successful SDP exchange returns."""
+
+    sdp: str
+    """The answer SDP for ``setRemoteDescription``."""
+    call_id: str | None
+    """The call's id (``rtc_…`` for the Realtime API), for sideband control and hangup."""
+
+
+class RealtimeBackend(Protocol):
+    """Takes calls, mints ephemeral keys and lets a trusted party join a call.
+
+    Errors are :class:`RealtimeError` with a status, a code and a message a user can act on
+    (never the key). A backend without some ability (GPT-Live has no ephemeral keys) raises a
+    ``RealtimeError`` that says so.
+    """
+
+    name: str
+    """Short name reported to the widget: ``"openai"``, ``"local"``, …"""
+
+    async def create_call(
+        self, sdp: str, session: dict[str, Any], *, scenario: Scenario | None = None
+    ) -> CallAnswer:
+        """Exchange a checked offer for an answer, starting a call with ``session``.
+
+        ``scenario`` scripts the replies of a simulating backend; a backend that talks to a
+        real model does not play it.
+        """
+        ...
+
+    async def create_client_secret(
+        self, session: dict[str, Any], expires_after_seconds: int
+    ) -> dict[str, Any]:
+        """An ephemeral key bound to ``session``: ``{"value", "expires_at", "session"?}``."""
+        ...
+
+    async def join_call(self, call_id: str, timeout: float) -> Sideband:
+        """A sideband connection to a live call of this backend (the call goes on without it)."""
+        ...
+
+
+# ---- reading a call request -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """What the party doing the exchange lays over the session a notebook asks for."""
+
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    allowed_models: Sequence[str] = ()
+
+    def prepare(self, requested: object) -> dict[str, Any]:
+        """The session to send upstream; a 400 :class:`RealtimeError` when it is invalid."""
+        try:
+            return prepare_session(
+                requested,
+                defaults=dict(self.defaults),
+                overrides=dict(self.overrides),
+                allowed_models=list(self.allowed_models),
+            )
+        except SessionConfigError as exc:
+            raise exc.as_http() from None
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """A checked request for a call: what a backend's ``create_call`` takes."""
+
+    sdp: str
+    """The offer, CRLF line endings."""
+    session: dict[str, Any]
+    """The session after policy."""
+    scenario: Scenario | None = None
+    """Scripted replies, for a simulating backend."""
+
+
+def read_call_request(
+    body: Mapping[str, Any],
+    *,
+    policy: SessionPolicy | None = None,
+    max_offer_bytes: int = MAX_OFFER_BYTES,
+) -> CallRequest:
+    """``{sdp, session, local?}`` (the widget's request) checked; a 4xx :class:`RealtimeError`
+    names what is wrong."""
+    offer = check_offer(body.get("sdp"), max_bytes=max_offer_bytes)
+    session = (policy or SessionPolicy()).prepare(body.get("session"))
+    return CallRequest(offer, session, scenario_from_request(body.get("local")))
+
+
+async def create_call(backend: RealtimeBackend, request: CallRequest) -> CallAnswer:
+    """Start the call a request asks for on ``backend``."""
+    return await backend.create_call(request.sdp, request.session, scenario=request.scenario)
+
+
+def error_body(error: RealtimeError) -> dict[str, Any]:
+    """``{"status", "code", "message"}``: an exchange failure as the widget receives it."""
+    return {"status": error.status, "code": error.code, "message": error.message}
