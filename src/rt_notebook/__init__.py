@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import RealtimeError
-from .wire.session_config import SessionConfigError, compose_session, validate_session
 
 if TYPE_CHECKING:
     from .analysis.recorded import RecordedSession, load_session
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from .sessions.headless import HeadlessSession
     from .sessions.tools import FunctionTool, function_tool
     from .wire.events import RealtimeEvent
+    from .wire.session_config import SessionConfigError, compose_session, validate_session
 
 __all__ = [
     "PRICES",
@@ -39,7 +39,8 @@ __all__ = [
     "validate_session",
 ]
 
-# The kernel-side API loads on first use, so the server extension never imports the widget.
+# Everything loads on first use: the server extension never imports the widget, and
+# ``import rt_notebook`` imports no pydantic, numpy or aiortc.
 _LAZY = {
     "RealtimeSession": "sessions.browser",
     "HeadlessSession": "sessions.headless",
@@ -53,6 +54,9 @@ _LAZY = {
     "function_tool": "sessions.tools",
     "Transcript": "analysis.transcript",
     "Turn": "analysis.transcript",
+    "SessionConfigError": "wire.session_config",
+    "compose_session": "wire.session_config",
+    "validate_session": "wire.session_config",
 }
 
 
