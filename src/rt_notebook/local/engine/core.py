@@ -1,0 +1,234 @@
+"""One realtime session of the local backend: GA client events in, GA server events out.
+
+Transport-agnostic: the WebRTC and WebSocket glue feed it client events and input audio and
+deliver what it emits. Flows follow the order documented for OpenAI's GA Realtime API. The
+coordinator owns the session config, the record and delivery; the work is done in rooms:
+
+- :mod:`.dispatch`: the client events, a table of type → handler;
+- :mod:`.audio_in` (buffer + VAD) and :mod:`.turns` (speech events, commits, transcription);
+- :mod:`.responses` (response generation), streamed by :mod:`.speech_out`;
+- :mod:`.audio_out` (WebRTC playback), :mod:`.conversation` (items), :mod:`.usage` (tokens).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import math
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ...wire.audio import duration_ms, from_pcm16
+from ..playback import Playback
+from ..responders import Responder
+from ..transcribe import Transcriber
+from .audio_formats import InputDecoder, encode
+from .audio_in import InputAudio
+from .audio_out import OutputAudio
+from .conversation import Conversation
+from .dispatch import REALTIME, Handler
+from .errors import ClientError
+from .ids import new_id
+from .responses import Responses
+from .turns import UserTurns
+
+log = logging.getLogger(__name__)
+
+Transport = Literal["webrtc", "websocket"]
+
+
+@dataclass
+class SessionRecord:
+    """What a session received and sent, for tests and teaching."""
+
+    call_id: str
+    transport: Transport
+    client_events: list[dict[str, Any]] = field(default_factory=list)
+    server_events: list[dict[str, Any]] = field(default_factory=list)
+    audio_in_samples: int = 0
+    audio_in_sum_squares: float = 0.0
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    """Committed user audio: ``{item_id, audio_start_ms, audio_end_ms, rms, transcript}``."""
+    audio_in: list[np.ndarray] = field(default_factory=list)
+    """All input audio (int16, 24 kHz), only when the backend keeps audio."""
+    closed: bool = False
+
+    @property
+    def audio_in_ms(self) -> int:
+        """Milliseconds of input audio received."""
+        return duration_ms(self.audio_in_samples)
+
+    @property
+    def audio_in_rms(self) -> float:
+        """RMS level of all input audio, on the [-1, 1] scale."""
+        if not self.audio_in_samples:
+            return 0.0
+        return math.sqrt(self.audio_in_sum_squares / self.audio_in_samples)
+
+
+class SessionEngine:
+    """The protocol state machine of one call or WebSocket connection."""
+
+    handlers: Mapping[str, Handler] = REALTIME
+    """Client event type → handler."""
+
+    def __init__(
+        self,
+        *,
+        session: dict[str, Any],
+        transport: Transport,
+        send: Callable[[dict[str, Any]], None],
+        responder: Responder,
+        transcriber: Transcriber,
+        call_id: str,
+        playback: Playback | None = None,
+        on_fault: Callable[[str], None] | None = None,
+        drop_after_events: int | None = None,
+        keep_audio: bool = False,
+        realtime_factor: float = 1.0,
+    ) -> None:
+        self.session = session
+        self.transport = transport
+        self.record = SessionRecord(call_id=call_id, transport=transport)
+        self.conversation_id = new_id("conv")
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        """Extra receivers of every server event (sideband connections)."""
+        self.responder = responder
+        self.transcriber = transcriber
+        self.on_fault = on_fault or (lambda kind: None)
+        """Simulate a transport fault (``drop_data_channel``, ``close_peer``)."""
+        self.speed = max(realtime_factor, 0.01)
+        """How much faster than real time replies are paced."""
+        self.voice_locked = False
+        """True once the assistant has produced audio: the voice can no longer change."""
+        self._send = send
+        self._drop_after = drop_after_events
+        self._keep_audio = keep_audio
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+        self.conversation = Conversation(self.emit)
+        self.input = InputAudio(self.turn_detection())
+        self.decoder = InputDecoder()
+        self.output = OutputAudio(self, playback)
+        self.turns = UserTurns(self)
+        self.responses = Responses(self)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Send ``session.created``: call when the data channel or socket is open."""
+        self.emit("session.created", session=self.public_session())
+
+    async def close(self) -> None:
+        """Stop everything in flight."""
+        self._closed = True
+        self.record.closed = True
+        self.responses.cancel_all()
+        tasks = [t for t in self._tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def active_response(self) -> str | None:
+        """The id of the response writing to the conversation, if any."""
+        run = self.responses.run
+        return run.id if run else None
+
+    # ---- inbound ---------------------------------------------------------------------
+
+    def handle_message(self, text: str | bytes) -> None:
+        """One client event as received on the wire (JSON text)."""
+        try:
+            event = json.loads(text)
+        except ValueError:
+            self._error("invalid_json", "The event is not valid JSON.")
+            return
+        if not isinstance(event, dict):
+            self._error("invalid_json", "An event must be a JSON object with a 'type'.")
+            return
+        self.handle_event(event)
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        """One client event, already parsed."""
+        self.record.client_events.append(event)
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        kind = event.get("type")
+        try:
+            handler = self.handlers.get(kind) if isinstance(kind, str) else None
+            if handler is None:
+                raise ClientError(
+                    "invalid_value",
+                    f"Invalid value: {kind!r}. Supported values are: {', '.join(self.handlers)}.",
+                    "type",
+                )
+            handler(self, event)
+        except ClientError as exc:
+            self._error(exc.code, exc.message, exc.param, event_id)
+
+    def feed_audio(self, pcm16: bytes) -> None:
+        """Input audio (PCM16, 24 kHz, mono) from the WebRTC track or WebSocket appends."""
+        if self._closed or not pcm16:
+            return
+        samples = from_pcm16(pcm16)
+        self.record.audio_in_samples += len(samples)
+        self.record.audio_in_sum_squares += float(np.square(samples / 32768.0).sum())
+        if self._keep_audio:
+            self.record.audio_in.append(samples.copy())
+        self.turns.feed(pcm16)
+
+    # ---- outbound --------------------------------------------------------------------
+
+    def emit(self, kind: str, /, **fields_: Any) -> None:
+        """Send a server event to the client and every listener."""
+        if self._closed:
+            return
+        event = {"type": kind, "event_id": new_id("event"), **fields_}
+        self.record.server_events.append(event)
+        for deliver in (self._send, *self.listeners):
+            try:
+                deliver(event)
+            except Exception:  # a receiver went away; the session goes on
+                log.debug("local backend: could not deliver %s", kind, exc_info=True)
+        if self._drop_after is not None and len(self.record.server_events) == self._drop_after:
+            self.on_fault("drop_data_channel")
+
+    def _error(
+        self, code: str, message: str, param: str | None = None, event_id: str | None = None
+    ) -> None:
+        error: dict[str, Any] = {
+            "type": "invalid_request_error",
+            "code": code,
+            "message": message,
+            "param": param,
+            "event_id": event_id,
+        }
+        self.emit("error", error=error)
+
+    # ---- the session config, as the rooms need it ---------------------------------------
+
+    def public_session(self) -> dict[str, Any]:
+        return copy.deepcopy(self.session)
+
+    def turn_detection(self) -> dict[str, Any] | None:
+        config = self.session["audio"]["input"].get("turn_detection")
+        return dict(config) if config else None
+
+    def voice(self) -> object:
+        return self.session["audio"]["output"].get("voice")
+
+    def encode(self, samples: np.ndarray, side: str) -> bytes:
+        """Audio in the session's ``input`` or ``output`` format."""
+        return encode(samples, self.session["audio"][side]["format"]["type"])
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a task that :meth:`close` cancels."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
