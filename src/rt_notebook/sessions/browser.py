@@ -7,17 +7,21 @@ import concurrent.futures
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
-from ..analysis.usage import Prices
 from ..wire.events import Direction
+from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
 from .core import SessionCore, image_bytes, image_message
+from .options import RealtimeOptions, resolve, signature
 from .recordings import Recordings
 from .widget import RealtimeWidget
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["RealtimeSession"]
 
@@ -30,74 +34,34 @@ class RealtimeSession(SessionCore):
     Every event in both directions reaches Python (``on``), tools run in the kernel, and the
     session keeps the transcript and the timestamped event log.
 
-    Args:
-        model: The realtime model, e.g. ``"gpt-realtime"`` (the server's default if unset).
-        voice: ``audio.output.voice``, e.g. ``"marin"`` or ``"cedar"``.
-        instructions: The system instructions.
-        transcription: Input transcription model (on by default); ``None`` switches it off.
-        turn_detection: ``"server_vad"`` (default), ``"semantic_vad"``, a full GA config, or
-            ``None`` for manual turns.
-        session: Any further GA session fields, merged on top (validated; beta-era fields
-            are refused with the GA path to use).
-        push_to_talk: A hold-to-talk button instead of an open microphone (manual turns).
-        signaling: ``"auto"`` (server extension, else the kernel), ``"server"`` or ``"kernel"``.
-        audio_constraints: getUserMedia switches (``echoCancellation``, …; all on by default).
-        prices: USD per million tokens by model, for ``cost()`` and the budget.
-        budget_usd: Stop creating responses and end the call when the cost reaches this.
-        record_audio: Send microphone and assistant audio to ``recordings``.
-        max_memory_seconds: Audio kept in memory per track; older audio goes to a temp file.
-        local_scenario: Scripted replies used when the call lands on the local backend.
-        sideband: The kernel joins the call by ``call_id`` and sends session updates and tool
-            outputs itself, so the browser is not the authority for them. This needs the
-            kernel to do the exchange (``signaling="kernel"`` is implied): the key (or the
-            local backend) is then the kernel's. For a server-held key, use the server
-            extension's ``enforce_overrides`` policy instead.
+    Keywords (all optional, see :class:`~rt_notebook.sessions.options.RealtimeOptions`):
+    ``model``, ``voice``, ``instructions``, ``transcription``, ``turn_detection``,
+    ``session``, ``prices``, ``budget_usd``, ``local_scenario``, ``push_to_talk``,
+    ``signaling``, ``audio_constraints``, ``record_audio``, ``max_memory_seconds``,
+    ``sideband``.
     """
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        voice: str | None = None,
-        instructions: str | None = None,
-        transcription: str | None = "gpt-4o-mini-transcribe",
-        turn_detection: str | Mapping[str, Any] | None = "server_vad",
-        session: Mapping[str, Any] | None = None,
-        push_to_talk: bool = False,
-        signaling: str = "auto",
-        audio_constraints: Mapping[str, bool] | None = None,
-        prices: Mapping[str, Prices] | None = None,
-        budget_usd: float | None = None,
-        record_audio: bool = True,
-        max_memory_seconds: float = 600.0,
-        local_scenario: list[Any] | None = None,
-        sideband: bool = False,
-    ) -> None:
-        super().__init__(
-            model=model,
-            voice=voice,
-            instructions=instructions,
-            transcription=transcription,
-            turn_detection=None if push_to_talk else turn_detection,
-            session=session,
-            prices=prices,
-            budget_usd=budget_usd,
-        )
+    def __init__(self, **keywords: Unpack[RealtimeOptions]) -> None:
+        options = resolve("RealtimeSession", RealtimeOptions, keywords)
+        if options["push_to_talk"]:
+            options["turn_detection"] = None
+        super().__init__(cast(RealtimeOptions, options))
+        sideband = bool(options["sideband"])
         self.widget = RealtimeWidget(
             session_config=self._config,
-            signaling="kernel" if sideband else signaling,
-            push_to_talk=push_to_talk,
-            record_audio=record_audio,
+            signaling="kernel" if sideband else options["signaling"],
+            push_to_talk=options["push_to_talk"],
+            record_audio=options["record_audio"],
         )
-        if local_scenario is not None:
-            from ..wire.scenario import check_scenario
-
-            self.widget.local_options = {"scenario": check_scenario(local_scenario)}
-        if audio_constraints:
-            self.widget.audio_constraints = {**self.widget.audio_constraints, **audio_constraints}
+        if options["local_scenario"] is not None:
+            scenario = check_scenario(options["local_scenario"])
+            self.widget.local_options = {"scenario": scenario}
+        if options["audio_constraints"]:
+            constraints = options["audio_constraints"]
+            self.widget.audio_constraints = {**self.widget.audio_constraints, **constraints}
         self.output = ipywidgets.Output(layout={"max_height": "20em", "overflow": "auto"})
         """Where handler and tool output (prints, figures, errors) appears, under the widget."""
-        self.recordings = Recordings(max_memory_seconds=max_memory_seconds)
+        self.recordings = Recordings(max_memory_seconds=options["max_memory_seconds"])
         """Microphone and assistant audio as numpy arrays (when ``record_audio``)."""
         self._relay: Any = None
         self._wants_sideband = sideband
@@ -215,6 +179,9 @@ class RealtimeSession(SessionCore):
                 loop.call_soon_threadsafe(self._show_error, message)
 
         joining.add_done_callback(joined)
+
+
+RealtimeSession.__signature__ = signature(RealtimeOptions)  # type: ignore[attr-defined]
 
 
 def _authoritative(event: dict[str, Any]) -> bool:

@@ -19,9 +19,10 @@ from typing import Any, TypeVar, overload
 
 from ..analysis.recorded import SessionAnalysis
 from ..analysis.transcript import Transcript
-from ..analysis.usage import PRICES, Prices
+from ..analysis.usage import PRICES
 from ..wire.events import Direction, EventLog, RealtimeEvent
 from ..wire.session_config import apply_update, compose_session, validate_session
+from .options import SessionOptions
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
 
@@ -35,25 +36,15 @@ S = TypeVar("S", bound="SessionCore")
 class SessionCore(SessionAnalysis):
     """Events in, callbacks and tools out; subclasses provide the transport."""
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        voice: str | None = None,
-        instructions: str | None = None,
-        transcription: str | None = "gpt-4o-mini-transcribe",
-        turn_detection: str | Mapping[str, Any] | None = "server_vad",
-        session: Mapping[str, Any] | None = None,
-        prices: Mapping[str, Prices] | None = None,
-        budget_usd: float | None = None,
-    ) -> None:
+    def __init__(self, options: SessionOptions) -> None:
+        """``options`` has every keyword (see ``options.resolve``)."""
         self._config = compose_session(
-            model=model,
-            voice=voice,
-            instructions=instructions,
-            transcription=transcription,
-            turn_detection=turn_detection,
-            session=session,
+            model=options["model"],
+            voice=options["voice"],
+            instructions=options["instructions"],
+            transcription=options["transcription"],
+            turn_detection=options["turn_detection"],
+            session=options["session"],
         )
         self.events = EventLog()
         """Every event in both directions, with timestamps."""
@@ -61,9 +52,9 @@ class SessionCore(SessionAnalysis):
         """The conversation as turns."""
         self.tools: dict[str, FunctionTool] = {}
         """Registered tools by name."""
-        self.prices = prices or PRICES
+        self.prices = options["prices"] or PRICES
         """USD per million tokens, by model (see ``rt_notebook.analysis.usage.PRICES``)."""
-        self.budget_usd = budget_usd
+        self.budget_usd = options["budget_usd"]
         """When the session's cost reaches this, no new responses and the call ends."""
         self._handlers: dict[str, list[Handler | _Once]] = {}
         self._sequencer = ResponseSequencer(self._transmit)

@@ -15,22 +15,24 @@ import json
 import logging
 import time
 import wave
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import websockets
 
-from ..analysis.usage import Prices
 from ..errors import RealtimeError, scrub_secrets
 from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RealtimeEvent
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from .core import SessionCore
+from .options import HeadlessOptions, resolve, signature
 from .recordings import Recordings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["HeadlessSession", "read_wav"]
 
@@ -56,50 +58,23 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 class HeadlessSession(SessionCore):
     """A WebSocket realtime session in the kernel; use ``async with`` or ``connect()``.
 
-    Args:
-        model: The realtime model (default ``gpt-realtime``).
-        voice, instructions, transcription, turn_detection, session: As for
-            ``RealtimeSession``; the config is sent with ``session.update`` on connect.
-        url: The realtime WebSocket URL (``ws://127.0.0.1:8765/v1/realtime`` for a standalone
-            local backend); default OpenAI's (or ``OPENAI_BASE_URL``'s), or an in-process local
-            backend without a key.
-        api_key: Default ``OPENAI_API_KEY``.
-        prices, budget_usd: As for ``RealtimeSession``.
-        local_scenario: Scripted replies when it runs on the in-process local backend.
+    Keywords (all optional, see :class:`~rt_notebook.sessions.options.HeadlessOptions`):
+    ``model``, ``voice``, ``instructions``, ``transcription``, ``turn_detection``,
+    ``session``, ``prices``, ``budget_usd``, ``local_scenario`` (as for ``RealtimeSession``;
+    the config is sent with ``session.update`` on connect), ``url``, ``api_key``.
     """
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        voice: str | None = None,
-        instructions: str | None = None,
-        transcription: str | None = "gpt-4o-mini-transcribe",
-        turn_detection: str | Mapping[str, Any] | None = "server_vad",
-        session: Mapping[str, Any] | None = None,
-        url: str | None = None,
-        api_key: str | None = None,
-        prices: Mapping[str, Prices] | None = None,
-        budget_usd: float | None = None,
-        local_scenario: list[Any] | None = None,
-    ) -> None:
-        super().__init__(
-            model=model,
-            voice=voice,
-            instructions=instructions,
-            transcription=transcription,
-            turn_detection=turn_detection,
-            session=session,
-            prices=prices,
-            budget_usd=budget_usd,
-        )
-        self.url = url
+    def __init__(self, **keywords: Unpack[HeadlessOptions]) -> None:
+        options = resolve("HeadlessSession", HeadlessOptions, keywords)
+        super().__init__(cast(HeadlessOptions, options))
+        self.url: str | None = options["url"]
         self.recordings = Recordings()
         """What was sent (``mic``) and the assistant's audio (``assistant``), as numpy."""
         credentials = env_credentials()
+        api_key = options["api_key"]
         self._api_key = api_key if api_key is not None else credentials.api_key
         self._base_url = credentials.base_url
-        self._scenario = local_scenario
+        self._scenario = options["local_scenario"]
         self._status = "idle"
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -341,6 +316,9 @@ class HeadlessSession(SessionCore):
             response_id = str((done[-1].response or {}).get("id")) if done else ""
         chunks = self._audio.get(response_id, [])
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+
+HeadlessSession.__signature__ = signature(HeadlessOptions)  # type: ignore[attr-defined]
 
 
 def reply_text(done: RealtimeEvent) -> str:

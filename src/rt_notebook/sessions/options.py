@@ -1,0 +1,139 @@
+"""The keywords a session takes, in one place: those of every session, and each transport's own.
+
+``RealtimeSession(**options: Unpack[RealtimeOptions])`` keeps the keyword call working and
+type-checked (PEP 692); :func:`resolve` fills in the defaults and refuses a misspelt keyword
+the way a plain signature would; :func:`signature` shows the keywords to ``help()`` and
+Jupyter's ``?``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from ..analysis.usage import Prices
+
+
+class SessionOptions(TypedDict, total=False):
+    """Keywords of every session (``RealtimeSession`` and ``HeadlessSession``).
+
+    Keys:
+        model: The realtime model, e.g. ``"gpt-realtime"`` (the server's default if unset).
+        voice: ``audio.output.voice``, e.g. ``"marin"`` or ``"cedar"``.
+        instructions: The system instructions.
+        transcription: Input transcription model (default ``"gpt-4o-mini-transcribe"``);
+            ``None`` switches it off.
+        turn_detection: ``"server_vad"`` (default), ``"semantic_vad"``, a full GA config, or
+            ``None`` for manual turns.
+        session: Any further GA session fields, merged on top (validated; beta-era fields are
+            refused with the GA path to use).
+        prices: USD per million tokens by model, for ``cost()`` and the budget (default
+            ``rt.PRICES``).
+        budget_usd: Stop creating responses and end the call when the cost reaches this.
+        local_scenario: Scripted replies used when the call lands on the local backend.
+    """
+
+    model: str | None
+    voice: str | None
+    instructions: str | None
+    transcription: str | None
+    turn_detection: str | Mapping[str, Any] | None
+    session: Mapping[str, Any] | None
+    prices: Mapping[str, Prices] | None
+    budget_usd: float | None
+    local_scenario: list[Any] | None
+
+
+class RealtimeOptions(SessionOptions, total=False):
+    """Keywords of ``RealtimeSession``: those of :class:`SessionOptions`, and
+
+    Keys:
+        push_to_talk: A hold-to-talk button instead of an open microphone (manual turns).
+        signaling: ``"auto"`` (server extension, else the kernel), ``"server"`` or ``"kernel"``.
+        audio_constraints: getUserMedia switches (``echoCancellation``, …; all on by default).
+        record_audio: Send microphone and assistant audio to ``recordings`` (default on).
+        max_memory_seconds: Audio kept in memory per track (default 600); older audio goes to a
+            temp file.
+        sideband: The kernel joins the call by ``call_id`` and sends session updates and tool
+            outputs itself, so the browser is not the authority for them. This needs the kernel
+            to do the exchange (``signaling="kernel"`` is implied): the key (or the local
+            backend) is then the kernel's. For a server-held key, use the server extension's
+            ``enforce_overrides`` policy instead.
+    """
+
+    push_to_talk: bool
+    signaling: str
+    audio_constraints: Mapping[str, bool] | None
+    record_audio: bool
+    max_memory_seconds: float
+    sideband: bool
+
+
+class HeadlessOptions(SessionOptions, total=False):
+    """Keywords of ``HeadlessSession``: those of :class:`SessionOptions`, and
+
+    Keys:
+        url: The realtime WebSocket URL (``ws://127.0.0.1:8765/v1/realtime`` for a standalone
+            local backend); default OpenAI's (or ``OPENAI_BASE_URL``'s), or an in-process local
+            backend without a key.
+        api_key: Default ``OPENAI_API_KEY``.
+    """
+
+    url: str | None
+    api_key: str | None
+
+
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "voice": None,
+    "instructions": None,
+    "transcription": "gpt-4o-mini-transcribe",
+    "turn_detection": "server_vad",
+    "session": None,
+    "prices": None,
+    "budget_usd": None,
+    "local_scenario": None,
+    "push_to_talk": False,
+    "signaling": "auto",
+    "audio_constraints": None,
+    "record_audio": True,
+    "max_memory_seconds": 600.0,
+    "sideband": False,
+    "url": None,
+    "api_key": None,
+}
+"""The value of every keyword a caller leaves out."""
+
+
+def keywords(kind: type) -> list[str]:
+    """The keywords of an options type, in declaration order."""
+    return list(kind.__annotations__)
+
+
+def resolve(owner: str, kind: type, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every keyword of ``kind`` (given or default); ``TypeError`` for one it does not have."""
+    known = keywords(kind)
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
+    return {name: options.get(name, DEFAULTS[name]) for name in known}
+
+
+def signature(kind: type) -> inspect.Signature:
+    """``(*, model=None, voice=None, …)``: what ``help()`` and ``?`` show for a session."""
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=DEFAULTS[name],
+                annotation=getattr(hint, "__forward_arg__", hint),
+            )
+            for name, hint in kind.__annotations__.items()
+        ]
+    )
