@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from jupyter_server.extension.application import ExtensionApp
@@ -24,6 +24,7 @@ from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
 
 if TYPE_CHECKING:
+    from ..hub.client import HubServiceClient
     from ..local.backend import LocalRealtime
     from ..wire.sideband import Sideband
 
@@ -55,10 +56,17 @@ class RealtimeExtension(ExtensionApp):
     ).tag(config=True)
 
     backend = Enum(
-        ["auto", "openai", "local"],
+        ["auto", "openai", "local", "hub"],
         default_value="auto",
         help="""Where sessions go: "openai" (needs a key), "local" (the built-in local backend,
-        no key needed), or "auto" (default): OpenAI when a key is configured, else local.""",
+        no key needed), "hub" (a JupyterHub class service holds the key and the policy: see
+        hub_service_url), or "auto" (default): OpenAI when a key is configured, else local.""",
+    ).tag(config=True)
+
+    hub_service_url = Unicode(
+        help="""With backend="hub": URL of the rt_notebook Hub service, e.g.
+        http://127.0.0.1:10101/services/rt-notebook/. Defaults to RT_NOTEBOOK_HUB_SERVICE_URL
+        from the environment. Requests carry this server's JupyterHub token.""",
     ).tag(config=True)
 
     session_defaults = Dict(
@@ -125,6 +133,12 @@ class RealtimeExtension(ExtensionApp):
     def _api_key_from_env(self) -> str | None:
         return env_credentials().api_key
 
+    @default("hub_service_url")
+    def _hub_url_from_env(self) -> str:
+        from ..hub.client import service_url_from_env
+
+        return service_url_from_env()
+
     @default("api_base_url")
     def _base_url_from_env(self) -> str:
         return env_credentials().base_url
@@ -163,6 +177,14 @@ class RealtimeExtension(ExtensionApp):
             timeout=self.request_timeout,
         )
         self.rate_limiter = RateLimiter(self.rate_limit_per_minute)
+        self.hub: HubServiceClient | None = None
+        """The class service doing the exchange (``backend="hub"``)."""
+        if self.backend == "hub":
+            from ..hub.client import HubServiceClient
+
+            self.hub = HubServiceClient(
+                self.http_client, self.hub_service_url, timeout=self.request_timeout
+            )
         self._local: LocalRealtime | None = None
         self.sidebands: dict[str, Sideband] = {}
         """Sideband connections to live calls, by call id (with ``enforce_overrides``)."""
@@ -178,12 +200,16 @@ class RealtimeExtension(ExtensionApp):
         """Register the REST routes (ExtensionApp prefixes the server's base_url)."""
         self.handlers.extend((route, handler, {"rt": self}) for route, handler in default_handlers)
 
-    def active_backend(self) -> BackendName:
+    def active_backend(self) -> BackendName | Literal["hub"]:
         """The backend a request made now would use."""
+        if self.hub is not None:
+            return "hub"
         return choose_backend(self.backend, self.key_source())
 
     def backend_for_request(self) -> RealtimeBackend:
         """The object that performs calls, mints keys and joins calls for the active backend."""
+        if self.hub is not None:
+            return self.hub
         if self.active_backend() == "openai":
             return self.openai
         return self.local_backend()
@@ -207,8 +233,10 @@ class RealtimeExtension(ExtensionApp):
 
     def call_started(self, call_id: str | None) -> None:
         """Join a new call through a sideband when policy says so."""
-        if not (self.enforce_overrides and self.session_overrides and call_id):
-            return
+        if self.hub is not None or not (
+            self.enforce_overrides and self.session_overrides and call_id
+        ):
+            return  # the Hub service holds its calls to the class's policy itself
         task = asyncio.ensure_future(self._join(call_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -70,21 +70,24 @@ class StatusHandler(_RealtimeHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         rt = self.rt
-        self.finish(
-            json.dumps(
-                {
-                    "backend": rt.active_backend(),
-                    "backend_setting": rt.backend,
-                    "key_configured": rt.key_source() is not None,
-                    "allowed_models": list(rt.allowed_models),
-                    "session_defaults": rt.session_defaults,
-                    "overridden_fields": sorted(rt.session_overrides),
-                    "version": __version__,
-                }
-            )
-        )
+        status: dict[str, Any] = {
+            "backend": rt.active_backend(),
+            "backend_setting": rt.backend,
+            "key_configured": rt.key_source() is not None,
+            "allowed_models": list(rt.allowed_models),
+            "session_defaults": rt.session_defaults,
+            "overridden_fields": sorted(rt.session_overrides),
+            "version": __version__,
+        }
+        if rt.hub is not None:  # the class service says where calls go and what is left
+            try:
+                me = await rt.hub.me()
+                status.update(backend=str(me.get("backend")), budget=me)
+            except RealtimeError as error:
+                status["budget"] = {"error": error.to_json()["error"]}
+        self.finish(json.dumps(status))
 
 
 class CallsHandler(_RealtimeHandler):
@@ -166,9 +169,25 @@ class LocalSessionsHandler(_RealtimeHandler):
         self.finish(json.dumps({"data": [summary(engine) for engine in sessions]}))
 
 
+class CallInfoHandler(_RealtimeHandler):
+    """``GET api/rt-notebook/calls/{id}``: with ``backend="hub"``, the class service's record
+    of a call, including why it ended (a spent budget, the teacher)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, call_id: str) -> None:
+        try:
+            if self.rt.hub is None:
+                raise RealtimeError(404, "not_found", "Calls are recorded only with backend='hub'")
+            self.finish(json.dumps(await self.rt.hub.call(call_id)))
+        except RealtimeError as error:
+            self._fail(error)
+
+
 default_handlers: list[tuple[str, type[_RealtimeHandler]]] = [
     (r"/api/rt-notebook/status", StatusHandler),
     (r"/api/rt-notebook/calls", CallsHandler),
+    (r"/api/rt-notebook/calls/(rtc_[A-Za-z0-9_-]+)", CallInfoHandler),
     (r"/api/rt-notebook/client-secrets", ClientSecretsHandler),
     (r"/api/rt-notebook/local/sessions", LocalSessionsHandler),
 ]
