@@ -24,12 +24,10 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,17 +35,12 @@ from typing import Any
 import aioice.ice
 import httpx
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from rt_notebook.local.backend import LocalOptions, LocalRealtime
-from rt_notebook.local.playback import Playback
 from rt_notebook.local.responders import ResponseContext
-from rt_notebook.local.rtc import PlaybackTrack
-from rt_notebook.local.server import make_app
-from rt_notebook.wire.audio import SAMPLE_RATE, resample
+from rt_notebook.local.server import serve
+from rt_notebook.testing import RtcClient, espeak_pcm, read_wav
+from rt_notebook.wire.audio import SAMPLE_RATE
 
 FRAME_SAMPLES = SAMPLE_RATE // 50  # the server track's 20 ms frames
 LATE_LIMIT_PCT = 1.0
@@ -93,76 +86,16 @@ def loopback_only() -> None:
     aioice.ice.get_host_addresses = addresses
 
 
-def espeak_pcm(text: str, path: Path) -> np.ndarray:
-    """espeak-ng speech as int16 at 24 kHz."""
-    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
-    return read_wav(path)
-
-
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as wav:
-        rate = wav.getframerate()
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    return resample(samples, rate, SAMPLE_RATE)
-
-
 # ---- client side (a worker subprocess, or this process) --------------------------------------
 
 
-class Client:
-    """A browser stand-in: mic track, ``oai-events`` channel, remote audio timed on arrival."""
-
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = Playback()
-        self.mic_track = PlaybackTrack(self.mic)
-        self.pc.addTrack(self.mic_track)
-        self.channel = self.pc.createDataChannel("oai-events")
-        self.channel.on("message", self._on_message)
-        self.first: dict[str, float] = {}
-        """Client receive time (monotonic) of the first event of each type."""
-        self.arrivals: list[tuple[float, float, float]] = []
-        """(receive time, seconds of audio, RMS) per received frame."""
-        self._reader: asyncio.Task[None] | None = None
-        self.pc.on("track", self._on_track)
-
-    async def connect(self, http: httpx.AsyncClient, base_url: str) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        files = {
-            "sdp": (None, self.pc.localDescription.sdp.encode(), "application/sdp"),
-            "session": (None, b'{"type": "realtime"}', "application/json"),
-        }
-        response = await http.post(
-            f"{base_url}/realtime/calls",
-            files=files,
-            headers={"Authorization": "Bearer sk-local-bench"},
-        )
-        if response.status_code != 201:
-            raise RuntimeError(f"POST /realtime/calls: {response.status_code} {response.text}")
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=response.text, type="answer"))
-
-    async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-        await self.pc.close()
-
-    def _on_message(self, message: str | bytes) -> None:
-        self.first.setdefault(json.loads(message).get("type"), time.monotonic())
-
-    def _on_track(self, track: Any) -> None:
-        if track.kind == "audio" and self._reader is None:
-            self._reader = asyncio.ensure_future(self._read(track))
-
-    async def _read(self, track: Any) -> None:
-        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
-            while True:
-                frame = await track.recv()
-                samples = frame.to_ndarray().astype(np.float64) / 32768.0
-                level = float(np.sqrt(np.mean(np.square(samples)))) if samples.size else 0.0
-                self.arrivals.append((time.monotonic(), frame.samples / frame.sample_rate, level))
+async def connect(client: RtcClient, http: httpx.AsyncClient, base_url: str) -> None:
+    response = await client.connect(base_url, key="sk-local-bench", http=http)
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /realtime/calls: {response.status_code} {response.text}")
 
 
-async def wait_all(clients: list[Client], kind: str, timeout: float) -> bool:
+async def wait_all(clients: list[RtcClient], kind: str, timeout: float) -> bool:
     """Poll until every client received ``kind``; False after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -172,7 +105,7 @@ async def wait_all(clients: list[Client], kind: str, timeout: float) -> bool:
     return False
 
 
-def session_metrics(client: Client, t0: float, t1: float, speech_end: float) -> Json:
+def session_metrics(client: RtcClient, t0: float, t1: float, speech_end: float) -> Json:
     """Continuity and latency of one session over the window [t0, t1]."""
     frames = [a for a in client.arrivals if t0 <= a[0] <= t1]
     times = [t0, *(a[0] for a in frames), t1]
@@ -216,10 +149,10 @@ class Hooks:
 
 async def drive(url: str, sessions: int, speech: np.ndarray, timeout: float, hooks: Hooks) -> None:
     """Connect ``sessions`` clients at once, speak, hear the replies, report, close."""
-    clients = [Client() for _ in range(sessions)]
+    clients = [RtcClient() for _ in range(sessions)]
     try:
         async with httpx.AsyncClient(timeout=60) as http:
-            await asyncio.gather(*(c.connect(http, url) for c in clients))
+            await asyncio.gather(*(connect(c, http, url) for c in clients))
         if not await wait_all(clients, "session.created", 30 + sessions):
             raise RuntimeError("not every session got session.created")
         # measure from steady state: aiortc's receiver holds 4 packets before its first frame
@@ -233,8 +166,7 @@ async def drive(url: str, sessions: int, speech: np.ndarray, timeout: float, hoo
         await hooks.speaking()
         t0, cpu0 = time.monotonic(), time.process_time()
         for client in clients:
-            client.mic.enqueue(speech)
-            client.mic.enqueue(np.zeros(round(TRAILING_SILENCE_S * SAMPLE_RATE), np.int16))
+            client.say(speech, TRAILING_SILENCE_S)
         speech_end = t0 + len(speech) / SAMPLE_RATE
         await wait_all(clients, "output_audio_buffer.stopped", timeout)
         await asyncio.sleep(0.3)  # the tail of the reply's audio
@@ -428,20 +360,6 @@ class WorkerClients:
         return message
 
 
-@contextlib.asynccontextmanager
-async def serve(options: LocalOptions) -> AsyncIterator[tuple[LocalRealtime, str]]:
-    """The backend on a free loopback port."""
-    backend = LocalRealtime(options)
-    server = HTTPServer(make_app(backend))
-    sockets = bind_sockets(0, "127.0.0.1")
-    server.add_sockets(sockets)
-    try:
-        yield backend, f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
-    finally:
-        server.stop()
-        await backend.close()
-
-
 def numbered_replies(text: str) -> Callable[[ResponseContext], str]:
     """A different reply per response, so every one is synthesized (no cache hits)."""
     counter = itertools.count(1)
@@ -598,7 +516,7 @@ async def ladder(
     started = time.monotonic()
     last_duration = 0.0
     stopped_because = "ladder finished"
-    async with serve(options) as (backend, url):
+    async with serve(LocalRealtime(options)) as (backend, url):
         probe = ServerProbe(backend)
         try:
             if workers is not None:
