@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..wire.events import RealtimeEvent
+from ..wire.events import RealtimeEvent, as_dict
 from .tables import Table
 
 _FIRST_OUTPUT = (
@@ -37,7 +37,7 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
         kind, t = event.type, event.time
         if event.direction == "client":
             if kind == "conversation.item.create":
-                item = event.item or {}
+                item = as_dict(event.item)
                 trigger = "tool" if item.get("type") == "function_call_output" else "text"
                 anchor = (trigger, t)
             elif kind == "response.create" and anchor is None:
@@ -46,7 +46,7 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
         if kind == "input_audio_buffer.speech_stopped":
             anchor = ("speech", t)
         elif kind == "response.created":
-            response_id = str((event.response or {}).get("id"))
+            response_id = str(as_dict(event.response).get("id"))
             trigger, anchor_t = anchor or ("server", None)
             rows[response_id] = {
                 "response_id": response_id,
@@ -63,7 +63,7 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
             if row is not None and row["first_output_t"] is None:
                 row["first_output_t"] = t
         elif kind == "response.done":
-            response = event.response or {}
+            response = as_dict(event.response)
             row = rows.get(str(response.get("id")))
             if row is not None:
                 row["done_t"], row["status"] = t, response.get("status")
@@ -90,7 +90,7 @@ def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
                 "arguments_done_t": event.time,
             }
         elif event.direction == "client" and event.type == "conversation.item.create":
-            item = event.item or {}
+            item = as_dict(event.item)
             row = started.pop(str(item.get("call_id")), None)
             if item.get("type") == "function_call_output" and row is not None:
                 row["output_sent_t"] = event.time

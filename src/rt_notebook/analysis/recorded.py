@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..wire.events import Direction, EventLog, RealtimeEvent
+from ..wire.events import Direction, EventLog, RealtimeEvent, as_dict, as_str
 from .metrics import latencies, latency_summary, tool_calls
 from .tables import Table
 from .transcript import Transcript, build_transcript
@@ -26,7 +26,7 @@ class SessionAnalysis:
         """The model, as the server reported it in ``session.created``/``updated``."""
         for event in reversed(list(self.events)):
             if event.type in ("session.created", "session.updated") and event.session:
-                return str(event.session.get("model") or "") or None
+                return as_str(as_dict(event.session).get("model")) or None
         return None
 
     def latencies(self) -> Table:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..wire.events import RealtimeEvent
+from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_number, as_str
 from .tables import Table
 
 
@@ -107,63 +107,64 @@ class Transcript:
         return self.to_markdown() if self._turns else "*empty transcript*"
 
     def update(self, event: RealtimeEvent) -> None:
-        """Fold one event into the turns."""
+        """Fold one event into the turns; fields of the wrong type read as absent."""
         kind, t = event.type, event.time
+        item_id = as_str(event.item_id)
         if event.direction == "client":
-            if kind == "conversation.item.truncate":
-                self._played_ms[str(event.item_id)] = float(event.audio_end_ms or 0)
-                self._truncate(str(event.item_id))
+            if kind == "conversation.item.truncate" and item_id:
+                self._played_ms[item_id] = as_number(event.audio_end_ms)
+                self._truncate(item_id)
             return
-        if kind == "input_audio_buffer.speech_started":
-            self._speech_start[str(event.item_id)] = t
-            self._speech_ms[str(event.item_id)] = [float(event.audio_start_ms or 0), 0.0]
-        elif kind == "input_audio_buffer.speech_stopped":
-            self._speech_stop[str(event.item_id)] = t
-            self._speech_ms.setdefault(str(event.item_id), [0.0, 0.0])[1] = float(
-                event.audio_end_ms or 0
-            )
+        if kind == "input_audio_buffer.speech_started" and item_id:
+            self._speech_start[item_id] = t
+            self._speech_ms[item_id] = [as_number(event.audio_start_ms), 0.0]
+        elif kind == "input_audio_buffer.speech_stopped" and item_id:
+            self._speech_stop[item_id] = t
+            self._speech_ms.setdefault(item_id, [0.0, 0.0])[1] = as_number(event.audio_end_ms)
         elif kind == "conversation.item.added":
-            self._item_added(event.item or {}, t)
+            self._item_added(as_dict(event.item), t)
         elif kind == "conversation.item.input_audio_transcription.delta":
-            turn = self._turns.get(str(event.item_id))
+            turn = self._turns.get(item_id or "")
             if turn is not None and not turn.final:
-                turn.text += event.delta or ""
-        elif kind == "conversation.item.input_audio_transcription.completed":
-            self._finalize(str(event.item_id), event.transcript or "")
+                turn.text += as_str(event.delta) or ""
+        elif kind == "conversation.item.input_audio_transcription.completed" and item_id:
+            self._finalize(item_id, as_str(event.transcript) or "")
         elif kind in ("response.output_audio_transcript.delta", "response.output_text.delta"):
-            turn = self._turns.get(str(event.item_id))
+            turn = self._turns.get(item_id or "")
             if turn is not None and not turn.final:
-                turn.text += event.delta or ""
+                turn.text += as_str(event.delta) or ""
                 if turn.start is None:
                     turn.start = t
-        elif kind == "response.output_audio_transcript.done":
-            self._finalize(str(event.item_id), event.transcript or "")
-        elif kind == "response.output_text.done":
-            self._finalize(str(event.item_id), event.text or "")
+        elif kind == "response.output_audio_transcript.done" and item_id:
+            self._finalize(item_id, as_str(event.transcript) or "")
+        elif kind == "response.output_text.done" and item_id:
+            self._finalize(item_id, as_str(event.text) or "")
         elif kind == "response.output_item.added":
-            item_id = (event.item or {}).get("id")
-            if item_id:
-                self._response_items.setdefault(str(event.response_id), []).append(item_id)
+            added = as_str(as_dict(event.item).get("id"))
+            if added:
+                self._response_items.setdefault(str(event.response_id), []).append(added)
         elif kind == "output_audio_buffer.started":
             self._playback_start[str(event.response_id)] = t
-            for item_id in self._response_items.get(str(event.response_id), []):
-                turn = self._turns.get(item_id)
+            for added in self._response_items.get(str(event.response_id), []):
+                turn = self._turns.get(added)
                 if turn is not None and turn.start is None:
                     turn.start = t  # heard from here, whether or not deltas came first
         elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared"):
             self._playback_end(str(event.response_id), t, cut=kind.endswith("cleared"))
         elif kind == "response.done":
-            self._response_done(event.response or {}, t)
+            self._response_done(as_dict(event.response), t)
 
     def _item_added(self, item: dict[str, Any], t: float) -> None:
         role = item.get("role")
-        item_id = item.get("id")
+        item_id = as_str(item.get("id"))
         if item.get("type") != "message" or role not in ("user", "assistant") or not item_id:
             return
-        content = item.get("content") or []
+        content = as_dicts(item.get("content"))
         spoken = any(p.get("type") in ("input_audio", "output_audio") for p in content)
-        text = " ".join(str(p.get("text") or p.get("transcript") or "") for p in content).strip()
-        turn = Turn(role=role, item_id=item_id, text=text, modality="audio" if spoken else "text")
+        text = " ".join(as_str(p.get("text")) or as_str(p.get("transcript")) or "" for p in content)
+        turn = Turn(
+            role=role, item_id=item_id, text=text.strip(), modality="audio" if spoken else "text"
+        )
         if role == "user":
             turn.start = self._speech_start.get(item_id, t)
             turn.end = self._speech_stop.get(item_id, t)
@@ -204,19 +205,17 @@ class Transcript:
         turn.text = " ".join(words[:heard])
 
     def _response_done(self, response: dict[str, Any], t: float) -> None:
-        for item in response.get("output") or []:
-            turn = self._turns.get(str(item.get("id")))
+        status = response.get("status")
+        for item in as_dicts(response.get("output")):
+            turn = self._turns.get(as_str(item.get("id")) or "")
             if turn is None:
                 continue
             turn.end = t
-            turn.response_id = response.get("id")
-            if item.get("status") == "incomplete" or response.get("status") in (
-                "cancelled",
-                "incomplete",
-            ):
+            turn.response_id = as_str(response.get("id"))
+            if item.get("status") == "incomplete" or status in ("cancelled", "incomplete"):
                 turn.interrupted = True
             if turn.modality == "text" and any(
-                p.get("type") == "output_audio" for p in item.get("content") or []
+                p.get("type") == "output_audio" for p in as_dicts(item.get("content"))
             ):
                 turn.modality = "audio"
 

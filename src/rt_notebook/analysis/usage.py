@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..wire.events import RealtimeEvent
+from ..wire.events import RealtimeEvent, as_count, as_dict, as_str
 from .tables import Table
 
 
@@ -61,9 +61,8 @@ def prices_for(model: str | None, table: Mapping[str, Prices] | None = None) -> 
     )
 
 
-def _tokens(details: Mapping[str, Any] | None, key: str) -> int:
-    value = (details or {}).get(key)
-    return int(value) if isinstance(value, (int, float)) else 0
+def _tokens(details: Mapping[str, Any], key: str) -> int:
+    return as_count(details.get(key))
 
 
 def usage_rows(events: Iterable[RealtimeEvent], prices: Prices) -> Table:
@@ -77,13 +76,13 @@ def usage_rows(events: Iterable[RealtimeEvent], prices: Prices) -> Table:
     for event in events:
         if event.direction != "server" or event.type != "response.done":
             continue
-        response = event.response or {}
-        usage = response.get("usage") or {}
+        response = as_dict(event.response)
+        usage = as_dict(response.get("usage"))
         if not usage:
             continue
-        in_details = usage.get("input_token_details") or {}
-        out_details = usage.get("output_token_details") or {}
-        cached = in_details.get("cached_tokens_details") or {}
+        in_details = as_dict(usage.get("input_token_details"))
+        out_details = as_dict(usage.get("output_token_details"))
+        cached = as_dict(in_details.get("cached_tokens_details"))
         input_tokens = _tokens(usage, "input_tokens")
         output_tokens = _tokens(usage, "output_tokens")
         text_in, audio_in = _tokens(in_details, "text_tokens"), _tokens(in_details, "audio_tokens")
@@ -107,9 +106,9 @@ def usage_rows(events: Iterable[RealtimeEvent], prices: Prices) -> Table:
         total += cost
         table.append(
             {
-                "response_id": response.get("id"),
+                "response_id": as_str(response.get("id")),
                 "t": event.time,
-                "status": response.get("status"),
+                "status": as_str(response.get("status")),
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
                 "total_tokens": _tokens(usage, "total_tokens") or input_tokens + output_tokens,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
-from ..wire.events import Direction
+from ..wire.events import Direction, as_dicts
 from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
 from .core import SessionCore, image_bytes, image_message
@@ -148,12 +148,15 @@ class RealtimeSession(SessionCore):
     def _on_frontend_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind == "events":
-            for entry in content.get("batch") or []:
-                if isinstance(entry, dict) and isinstance(entry.get("event"), dict):
+            for entry in as_dicts(content.get("batch")):
+                if isinstance(entry.get("event"), dict):  # each on its own: none costs the rest
                     direction: Direction = "client" if entry.get("dir") == "client" else "server"
-                    self._receive(entry["event"], float(entry.get("t") or 0.0), direction)
+                    self._receive(entry["event"], entry.get("t"), direction)
         elif kind == "audio":
-            self.recordings.receive(content, buffers)
+            try:
+                self.recordings.receive(content, buffers)
+            except Exception:
+                log.warning("rt_notebook: unusable audio message", exc_info=True)
         elif kind == "offer":
             from .relay import KernelRelay
 

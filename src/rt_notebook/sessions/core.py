@@ -29,6 +29,7 @@ from .tools import FunctionTool, as_output, error_output, function_tool
 log = logging.getLogger(__name__)
 
 Handler = Callable[[RealtimeEvent], Any]
+_MAX_REPORT = 2000  # characters of a bad event's traceback shown
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound="SessionCore")
 
@@ -57,6 +58,8 @@ class SessionCore(SessionAnalysis):
         self.budget_usd = options["budget_usd"]
         """When the session's cost reaches this, no new responses and the call ends."""
         self._handlers: dict[str, list[Handler | _Once]] = {}
+        self.bad_events: dict[tuple[str, str], int] = {}
+        """How often a malformed event broke a consumer, by (consumer, event type)."""
         self._sequencer = ResponseSequencer(self._transmit)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -216,18 +219,44 @@ class SessionCore(SessionAnalysis):
 
     # ---- receiving ----------------------------------------------------------------------------
 
-    def _receive(self, raw: dict[str, Any], t: float, direction: Direction) -> RealtimeEvent:
-        """The one path every event takes: log, transcript, sequencing, tools, handlers."""
+    def _receive(self, raw: dict[str, Any], t: object, direction: Direction) -> RealtimeEvent:
+        """The one path every event takes: log, transcript, sequencing, tools, handlers.
+
+        Each consumer is isolated: a malformed event that breaks one is reported (once per
+        consumer and event type) and the others still see it.
+        """
         event = self.events.append(raw, t, direction)
-        self.transcript.update(event)
+        self._guard("transcript", event, self.transcript.update, event)
         if direction == "server":
-            self._sequencer.observe(event)
+            self._guard("response sequencer", event, self._sequencer.observe, event)
             if event.type == "response.function_call_arguments.done":
-                self._run_tool(event)
+                self._guard("tool runner", event, self._run_tool, event)
             elif event.type == "response.done" and self.budget_usd is not None:
-                self._check_budget()
+                self._guard("budget", event, self._check_budget)
         self._dispatch(event)
         return event
+
+    def _guard(
+        self, consumer: str, event: RealtimeEvent, step: Callable[..., Any], *args: Any
+    ) -> None:
+        """Run one consumer of an event; if it raises, report it and carry on."""
+        try:
+            step(*args)
+        except Exception:
+            self._bad_event(consumer, event)
+
+    def _bad_event(self, consumer: str, event: RealtimeEvent) -> None:
+        key = (consumer, event.type)
+        self.bad_events[key] = self.bad_events.get(key, 0) + 1
+        if self.bad_events[key] > 1:
+            return  # reported once per kind, not a flood
+        detail = traceback.format_exc(limit=3)[-_MAX_REPORT:]
+        text = (
+            f"A malformed {event.type!r} event (#{event.seq}) broke the {consumer}; it was "
+            f"skipped and the session carries on (reported once per kind).\n{detail}"
+        )
+        log.warning("rt_notebook: %s", text)
+        self._show_error(text)
 
     def _check_budget(self) -> None:
         spent = self.cost()["cost_usd"]
@@ -288,7 +317,7 @@ class SessionCore(SessionAnalysis):
             return
         try:
             kwargs = tool.parse(str(event.arguments or ""))
-        except ValueError as exc:
+        except Exception as exc:  # the model's arguments: anything may be wrong with them
             self._tool_done(call_id, error_output(str(exc)))
             return
         if tool.is_async:

@@ -24,7 +24,7 @@ import websockets
 
 from ..errors import RealtimeError, scrub_secrets
 from ..wire.audio import SAMPLE_RATE
-from ..wire.events import RealtimeEvent
+from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from .core import SessionCore
@@ -265,14 +265,17 @@ class HeadlessSession(SessionCore):
             self._notify()
 
     def _on_server_event(self, raw: dict[str, Any]) -> None:
-        t = _now_ms()
-        if raw.get("type") == "response.output_audio.delta":
-            pcm = base64.b64decode(str(raw.get("delta") or ""))
-            self.recordings.assistant.append(pcm, t)
-            chunk = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
-            self._audio.setdefault(str(raw.get("response_id")), []).append(chunk)
-        self._receive(raw, t, "server")
+        event = RealtimeEvent(raw, _now_ms())
+        if event.type == "response.output_audio.delta":  # kept before handlers see the delta
+            self._guard("audio recorder", event, self._keep_audio, event)
+        self._receive(raw, event.t, "server")
         self._notify()
+
+    def _keep_audio(self, event: RealtimeEvent) -> None:
+        pcm = base64.b64decode(as_str(event.delta) or "", validate=True)
+        chunk = np.frombuffer(pcm, dtype="<i2").astype(np.int16)  # odd byte counts raise here
+        self.recordings.assistant.append(pcm, event.t)
+        self._audio.setdefault(str(event.response_id), []).append(chunk)
 
     def _notify(self) -> None:
         self._changed.set()
@@ -313,7 +316,7 @@ class HeadlessSession(SessionCore):
         """The assistant's audio (int16, 24 kHz) of one response, or of the last one."""
         if response_id is None:
             done = self.events.of("response.done")
-            response_id = str((done[-1].response or {}).get("id")) if done else ""
+            response_id = str(as_dict(done[-1].response).get("id")) if done else ""
         chunks = self._audio.get(response_id, [])
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
@@ -324,9 +327,9 @@ HeadlessSession.__signature__ = signature(HeadlessOptions)  # type: ignore[attr-
 def reply_text(done: RealtimeEvent) -> str:
     """The text of a response: its output message's text or audio transcript."""
     parts = []
-    for item in (done.response or {}).get("output") or []:
-        for part in item.get("content") or []:
-            parts.append(part.get("text") or part.get("transcript") or "")
+    for item in as_dicts(as_dict(done.response).get("output")):
+        for part in as_dicts(item.get("content")):
+            parts.append(as_str(part.get("text")) or as_str(part.get("transcript")) or "")
     return " ".join(p for p in parts if p)
 
 

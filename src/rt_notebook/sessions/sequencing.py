@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from ..wire.events import RealtimeEvent
+from ..wire.events import RealtimeEvent, as_dict, as_str
 
 _BUSY = "conversation_already_has_active_response"
 
@@ -60,12 +60,12 @@ class ResponseSequencer:
         """Follow the server's responses and errors."""
         kind = event.type
         if kind == "response.created":
-            self.active = str((event.response or {}).get("id") or "response")
+            self.active = as_str(as_dict(event.response).get("id")) or "response"
         elif kind == "response.done":
             self.active = None
             self._flush()
         elif kind == "error":
-            error = event.error or {}
+            error = as_dict(event.error)
             params = self._requested.pop(str(error.get("event_id")), False)
             if params is False:
                 return  # not about one of our requests

@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["server", "client"]
+
+# Server events are not trusted: every reader takes fields through these, so a wrong type,
+# a list where an object belongs or an unhashable id reads as "absent" instead of raising.
+
+
+def as_dict(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_dicts(value: object) -> list[dict[str, Any]]:
+    """The JSON objects in ``value`` if it is a list, else ``[]``."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    """``value`` if it is a string, else ``None``."""
+    return value if isinstance(value, str) else None
+
+
+def as_number(value: object, default: float = 0.0) -> float:
+    """``value`` as a finite float if it is a JSON number (not a bool), else ``default``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    try:
+        number = float(value)
+    except OverflowError:
+        return default
+    return number if math.isfinite(number) else default
+
+
+def as_count(value: object) -> int:
+    """A token or byte count: a non-negative integer below 10**12, else 0."""
+    number = as_number(value)
+    return int(number) if 0 <= number < 1e12 else 0
 
 
 @dataclass(frozen=True)
@@ -57,14 +94,20 @@ class RealtimeEvent:
         return f"<{self.direction} {self.type} {text[:120]}{'…' if len(text) > 120 else ''}>"
 
 
+_LATEST_MS = 1e14  # epoch milliseconds in the year 5138: later timestamps are junk
+
+
 class EventLog:
     """Every event of a session, in order, with a few ways to look at them."""
 
     def __init__(self) -> None:
         self._events: list[RealtimeEvent] = []
 
-    def append(self, raw: dict[str, Any], t: float, direction: Direction) -> RealtimeEvent:
-        """Record an event and return it."""
+    def append(self, raw: dict[str, Any], t: object, direction: Direction) -> RealtimeEvent:
+        """Record an event and return it; a timestamp that is not a plausible epoch ms is now."""
+        t = as_number(t, default=-1.0)
+        if not 0.0 <= t < _LATEST_MS:
+            t = time.time() * 1000.0
         event = RealtimeEvent(raw=raw, t=t, direction=direction, seq=len(self._events))
         self._events.append(event)
         return event
