@@ -94,6 +94,18 @@ class Conversation:
         return [public(item) for item in self.items]
 
 
+def message_item(item_id: str, role: str, status: str, content: list[dict[str, Any]]) -> Item:
+    """A message item as the server creates it."""
+    return {
+        "id": item_id,
+        "object": "realtime.item",
+        "type": "message",
+        "role": role,
+        "status": status,
+        "content": content,
+    }
+
+
 def public(item: Item) -> Item:
     """An item as sent on the wire: no private bookkeeping keys, no audio bytes."""
     return {k: copy.deepcopy(v) for k, v in item.items() if not k.startswith("_")}

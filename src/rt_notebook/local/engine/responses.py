@@ -16,7 +16,7 @@ import numpy as np
 from ...wire.audio import to_pcm16
 from ..responders import Reply, ResponseContext
 from ..speech import synthesize
-from .conversation import Item, public
+from .conversation import Item, message_item, public
 from .errors import ClientError
 from .ids import new_id
 from .speech_out import Cancellable, stream_speech, stream_text
@@ -168,14 +168,7 @@ class Responses:
         emit = self._engine.emit
         audio = run.response["output_modalities"] == ["audio"]
         item_id = new_id("item")
-        item: Item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],
-        }
+        item = message_item(item_id, "assistant", "in_progress", [])
         where = {"response_id": run.id, "item_id": item_id, "output_index": 0, "content_index": 0}
         previous = self._open_output(run, item)
         emit(

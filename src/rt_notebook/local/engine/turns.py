@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...wire.audio import SAMPLE_RATE, from_pcm16, rms
 from ..vad import VadEvent
-from .conversation import Item
+from .conversation import Item, message_item
 from .errors import ClientError
 from .ids import new_id
 
@@ -104,15 +104,10 @@ class UserTurns:
         pcm = engine.input.take(end_ms)
         previous = engine.conversation.last_id()
         engine.emit("input_audio_buffer.committed", item_id=item_id, previous_item_id=previous)
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "role": "user",
-            "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}],
-            "_pcm": pcm,
-        }
+        item = message_item(
+            item_id, "user", "completed", [{"type": "input_audio", "transcript": None}]
+        )
+        item["_pcm"] = pcm
         engine.conversation.add(item, previous)
         level = rms(from_pcm16(pcm)) if pcm else 0.0
         turn = {
