@@ -60,6 +60,15 @@ const FIXES: Record<string, (route: Route, param?: string) => string> = {
     "Make sure the kernel is running and idle (a running cell holds widget messages back), then connect again",
   bad_answer: (route) => `Check the logs of ${where(route)}; the offer exchange returned garbage`,
   local_backend_unavailable: KEY_FIX,
+  budget_exhausted: () =>
+    "Ask your teacher for more budget, or wait until it renews; your work in the notebook is kept",
+  ended_by_teacher: () => "Connect again when your teacher says so",
+  too_many_calls: () =>
+    "Disconnect your other voice session (another notebook or tab), then connect again",
+  not_in_class: () => "Ask your teacher to add you to the class's JupyterHub group",
+  no_access: () => "Ask your teacher or the Hub's admin to give you access to the voice service",
+  hub_service_unreachable: () =>
+    "The class's voice service is not answering: tell your teacher or the Hub's admin",
 };
 
 /** Names of getUserMedia's DOMExceptions, with what they mean here. */

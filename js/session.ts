@@ -11,13 +11,14 @@ import type { Levels, PeerLike, PeerOptions } from "./peer";
 import { Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
-import type { Exchange } from "./signaling";
+import type { Exchange, HubBudget } from "./signaling";
 import {
   chooseRoute,
   ExtensionClient,
   hasPageConfig,
   KernelRelay,
   negotiate,
+  SignalingError,
   serverExchange,
 } from "./signaling";
 import { ConnectionMachine } from "./state";
@@ -50,13 +51,15 @@ export function browserDeps(): SessionDeps {
   };
 }
 
-export type SessionChange = "events" | "sound";
+export type SessionChange = "events" | "sound" | "budget";
 
 /** What a view may read and do; traits are read from the model directly. */
 export interface SessionHandle {
   readonly transcript: Transcript;
   readonly log: readonly EventEntry[];
   readonly soundBlocked: boolean;
+  /** With a JupyterHub class service: the user's remaining budget, else `null`. */
+  readonly budget: HubBudget | null;
   connect(): Promise<void>;
   disconnect(): void;
   setMuted(muted: boolean): void;
@@ -97,6 +100,7 @@ export class Session implements SessionHandle {
   transcript: Transcript = EMPTY_TRANSCRIPT;
   log: EventEntry[] = [];
   soundBlocked = false;
+  budget: HubBudget | null = null;
 
   readonly model: AnyModel<WidgetModel>;
   private readonly deps: SessionDeps;
@@ -155,6 +159,7 @@ export class Session implements SessionHandle {
       const route = await chooseRoute(mode, this.deps.client, this.deps.pageConfig());
       if (stale()) return;
       this.route = route.mode;
+      if (route.mode === "server") this.setBudget(route.status.budget ?? null);
       const exchange: Exchange =
         route.mode === "server"
           ? serverExchange(this.deps.client, route.status)
@@ -272,8 +277,13 @@ export class Session implements SessionHandle {
       },
       onChannelClose: () => {
         if (!current()) return;
-        if (this.machine.state === "connecting") this.fail(CONNECTION_FAILED);
-        else this.disconnect();
+        if (this.machine.state === "connecting") {
+          this.fail(CONNECTION_FAILED);
+          return;
+        }
+        const callId = this.model.get("call_id") ?? "";
+        this.disconnect();
+        if (this.budget && callId) void this.explainEnd(callId);
       },
       onSoundBlocked: (blocked) => {
         if (!current() || blocked === this.soundBlocked) return;
@@ -366,6 +376,35 @@ export class Session implements SessionHandle {
       if (peer === this.peer) this.setTraits({ error: describeError(err, this.route) });
     });
   };
+
+  /**
+   * A call behind a JupyterHub class service closed from the far side: ask the service why
+   * (a spent budget, the teacher) and show it, with the budget that is left.
+   */
+  private async explainEnd(callId: string): Promise<void> {
+    const attempt = this.attempt;
+    try {
+      const record = await this.deps.client.callRecord(callId);
+      if (attempt !== this.attempt) return;
+      if (record.end_code && record.end_code !== "ended" && record.end_message) {
+        this.setTraits({
+          error: describeError(
+            new SignalingError({ status: 0, code: record.end_code, message: record.end_message }),
+            "server",
+          ),
+        });
+      }
+      const status = await this.deps.client.status();
+      if (attempt === this.attempt) this.setBudget(status.budget ?? null);
+    } catch (err) {
+      console.debug("rt_notebook: could not ask the class service why the call ended", err);
+    }
+  }
+
+  private setBudget(budget: HubBudget | null): void {
+    this.budget = budget;
+    this.notify("budget");
+  }
 
   private fail(error: WidgetError): void {
     this.machine.dispatch({ type: "fail" });

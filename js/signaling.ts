@@ -32,9 +32,25 @@ export interface CallAnswer {
   session: Record<string, unknown>;
 }
 
+/** With `backend="hub"`: the class service's word on the user's rules and what is left. */
+export interface HubBudget {
+  user?: string;
+  remaining?: { usd_today: number | null; usd_term: number | null; minutes_today: number | null };
+  error?: { code: string; message: string };
+}
+
+/** The class service's record of a call; `end_code` says why it ended. */
+export interface CallRecord {
+  call_id: string;
+  end_code: string | null;
+  end_message: string | null;
+}
+
 export interface ServerStatus {
   backend: "openai" | "local";
-  backend_setting: "auto" | "openai" | "local";
+  backend_setting: "auto" | "openai" | "local" | "hub";
+  /** Present with `backend_setting: "hub"`. */
+  budget?: HubBudget;
   key_configured: boolean;
   allowed_models: string[];
   session_defaults: Record<string, unknown>;
@@ -139,6 +155,11 @@ export class ExtensionClient {
 
   status(): Promise<ServerStatus> {
     return this.request<ServerStatus>("status");
+  }
+
+  /** The class service's record of a call (`backend="hub"` only). */
+  callRecord(callId: string): Promise<CallRecord> {
+    return this.request<CallRecord>(`calls/${encodeURIComponent(callId)}`);
   }
 
   /** Exchange an SDP offer for an answer; errors are thrown, never handed to WebRTC. */

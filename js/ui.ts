@@ -7,6 +7,7 @@ import { inspectorRows, rowJson } from "./inspector";
 import type { EventEntry } from "./messages";
 import type { Status, WidgetModel } from "./model";
 import type { SessionHandle } from "./session";
+import type { HubBudget } from "./signaling";
 
 export const LOCAL_BANNER =
   "Local backend: no OpenAI key configured — answers come from rt_notebook's built-in simulator";
@@ -14,6 +15,18 @@ export const LOCAL_BANNER =
 const LIVE: readonly Status[] = ["connecting", "connected", "interrupted"];
 
 /** An RMS level as a meter fraction: -60 dBFS → 0, 0 dBFS → 1. */
+/** The remaining budget a class service reports, e.g. "Left today: $0.42 · 12.5 min". */
+export function budgetText(budget: HubBudget | null): string {
+  const left = budget?.remaining;
+  if (!left) return "";
+  const parts: string[] = [];
+  if (left.usd_today !== null) parts.push(`$${left.usd_today.toFixed(2)}`);
+  if (left.minutes_today !== null) parts.push(`${left.minutes_today.toFixed(1)} min`);
+  const today = parts.length ? `Left today: ${parts.join(" · ")}` : "";
+  const term = left.usd_term !== null ? `this term: $${left.usd_term.toFixed(2)}` : "";
+  return [today, term].filter(Boolean).join("; ");
+}
+
 export function meterFraction(rms: number): number {
   if (!(rms > 0)) return 0;
   return Math.min(1, Math.max(0, (20 * Math.log10(rms) + 60) / 60));
@@ -85,6 +98,7 @@ export function mountUi(
   }
   const enableSound = button("🔊 Click to enable sound", "enable-sound");
   enableSound.classList.add("rtnb-primary");
+  const budget = h("span", { class: "rtnb-budget", testid: "budget" });
   const bar = h(
     "div",
     { class: "rtnb-bar" },
@@ -99,6 +113,7 @@ export function mountUi(
     h("span", { class: "rtnb-meter-label", text: "model" }),
     meterOut,
     enableSound,
+    budget,
   );
 
   const banner = h("div", { class: "rtnb-banner", testid: "banner", text: LOCAL_BANNER });
@@ -173,6 +188,11 @@ export function mountUi(
   };
   const renderSound = () => {
     enableSound.hidden = !session.soundBlocked;
+  };
+  const renderBudget = () => {
+    const text = budgetText(session.budget);
+    budget.hidden = !text;
+    budget.textContent = text;
   };
 
   watch("status", renderStatus);
@@ -325,6 +345,7 @@ export function mountUi(
   };
   const unsubscribe = session.subscribe((change) => {
     if (change === "sound") renderSound();
+    else if (change === "budget") renderBudget();
     else if (!frame) frame = requestAnimationFrame(redraw);
   });
   cleanups.push(unsubscribe);
@@ -356,6 +377,7 @@ export function mountUi(
   renderMute();
   renderPtt();
   renderSound();
+  renderBudget();
   redraw();
   void refreshMics();
 

@@ -343,3 +343,60 @@ describe("Session connection loss", () => {
     expect(h.model.attrs.error?.code).toBe("session_timeout");
   });
 });
+
+describe("Session behind a JupyterHub class service", () => {
+  const hubStatus = (usdToday: number) => ({
+    ...STATUS_LOCAL,
+    backend_setting: "hub",
+    budget: { user: "ann", remaining: { usd_today: usdToday, usd_term: 4, minutes_today: 12.5 } },
+  });
+
+  it("shows why the service ended the call, and the budget that is left", async () => {
+    const h = harness(
+      { signaling: "server" },
+      {},
+      {
+        status: [200, hubStatus(0.42)],
+        calls: [201, { sdp: "v=0\r\nsrv", call_id: "rtc_h", session: {} }],
+        "calls/rtc_h": [
+          200,
+          {
+            call_id: "rtc_h",
+            end_code: "budget_exhausted",
+            end_message: "Your voice budget for today is used up ($0.50 of $0.5 per day)",
+          },
+        ],
+      },
+    );
+    const changes: string[] = [];
+    h.session.subscribe((change) => changes.push(change));
+    await h.session.connect();
+    expect(h.session.budget?.remaining?.usd_today).toBe(0.42);
+    h.peer().open();
+    h.peer().receive({ type: "session.created", event_id: "e1", session: {} });
+    h.peer().options.onChannelClose();
+    await vi.waitFor(() => expect(h.model.attrs.error?.code).toBe("budget_exhausted"));
+    expect(h.model.attrs.error?.message).toContain("budget for today is used up");
+    expect(h.model.attrs.error?.fix).toContain("Ask your teacher");
+    expect(h.model.attrs.status).toBe("closed");
+    await vi.waitFor(() => expect(changes.filter((c) => c === "budget")).toHaveLength(2));
+  });
+
+  it("says nothing more when a call simply ended", async () => {
+    const h = harness(
+      { signaling: "server" },
+      {},
+      {
+        status: [200, hubStatus(0.42)],
+        calls: [201, { sdp: "v=0\r\nsrv", call_id: "rtc_e", session: {} }],
+        "calls/rtc_e": [200, { call_id: "rtc_e", end_code: "ended", end_message: null }],
+      },
+    );
+    await h.session.connect();
+    h.peer().open();
+    h.peer().receive({ type: "session.created", event_id: "e1", session: {} });
+    h.peer().options.onChannelClose();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.model.attrs.error).toBeNull();
+  });
+});
