@@ -127,8 +127,15 @@ class Transcript:
             turn = self._turns.get(item_id or "")
             if turn is not None and not turn.final:
                 turn.text += as_str(event.delta) or ""
-        elif kind == "conversation.item.input_audio_transcription.completed" and item_id:
-            self._finalize(item_id, as_str(event.transcript) or "")
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            heard = event.typed
+            if (
+                heard is not None
+                and heard.type == "conversation.item.input_audio_transcription.completed"
+            ):
+                self._finalize(heard.item_id, heard.transcript)
+            elif item_id:  # not as the model has it: take what is there
+                self._finalize(item_id, as_str(event.transcript) or "")
         elif kind in ("response.output_audio_transcript.delta", "response.output_text.delta"):
             turn = self._turns.get(item_id or "")
             if turn is not None and not turn.final:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar, overload
 from ..analysis.recorded import SessionAnalysis
 from ..analysis.transcript import Transcript
 from ..analysis.usage import PRICES
-from ..wire.events import Direction, EventLog, RealtimeEvent
+from ..wire.events import Direction, EventLog, RealtimeEvent, preload_typed_events
 from ..wire.session_config import apply_update, compose_session, validate_session
 from .options import SessionOptions
 from .sequencing import ResponseSequencer
@@ -39,6 +39,7 @@ class SessionCore(SessionAnalysis):
 
     def __init__(self, options: SessionOptions) -> None:
         """``options`` has every keyword (see ``options.resolve``)."""
+        preload_typed_events()
         self._config = compose_session(
             model=options["model"],
             voice=options["voice"],
@@ -309,14 +310,18 @@ class SessionCore(SessionAnalysis):
 
     def _run_tool(self, event: RealtimeEvent) -> None:
         """Sync tools run right here, as the event arrives; async tools as tasks."""
-        call_id, name = str(event.call_id), str(event.name)
+        call = event.typed
+        if call is not None and call.type == "response.function_call_arguments.done":
+            call_id, name, arguments = call.call_id, call.name, call.arguments
+        else:  # not as the model has it: take what is there
+            call_id, name, arguments = str(event.call_id), str(event.name), event.arguments
         self._sequencer.tool_started(call_id)
         tool = self.tools.get(name)
         if tool is None:
             self._tool_done(call_id, error_output(f"no tool named {name!r} is registered"))
             return
         try:
-            kwargs = tool.parse(str(event.arguments or ""))
+            kwargs = tool.parse(str(arguments or ""))
         except Exception as exc:  # the model's arguments: anything may be wrong with them
             self._tool_done(call_id, error_output(str(exc)))
             return

@@ -65,13 +65,13 @@ class ResponseSequencer:
             self.active = None
             self._flush()
         elif kind == "error":
-            error = as_dict(event.error)
-            params = self._requested.pop(str(error.get("event_id")), False)
+            about, code = _error_of(event)
+            params = self._requested.pop(str(about), False)
             if params is False:
                 return  # not about one of our requests
             if self.active == "requested":
                 self.active = None
-            if error.get("code") == _BUSY:
+            if code == _BUSY:
                 self._pending.insert(0, params)  # type: ignore[arg-type]
                 self.active = "busy"  # the server's response is running: wait for its done
             else:
@@ -88,3 +88,12 @@ class ResponseSequencer:
         if params:
             event["response"] = params
         self._send(event)
+
+
+def _error_of(event: RealtimeEvent) -> tuple[object, object]:
+    """(the client event it is about, its code): from the model, else from what is there."""
+    failure = event.typed
+    if failure is not None and failure.type == "error":
+        return failure.error.event_id, failure.error.code
+    error = as_dict(event.error)
+    return error.get("event_id"), error.get("code")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .typed_events import TypedEvent
 
 Direction = Literal["server", "client"]
 
@@ -52,7 +59,8 @@ class RealtimeEvent:
     """One event on the ``oai-events`` channel (or WebSocket), in either direction.
 
     Fields of the wire event read as attributes: ``event.delta``, ``event.item_id``,
-    ``event.response`` (``None`` when the event has no such field). Unknown event types are
+    ``event.response`` (``None`` when the event has no such field). The events the kit acts on
+    also read typed, through openai-python's models: ``event.typed``. Unknown event types are
     kept as they are; nothing here ever raises on unexpected input.
     """
 
@@ -70,6 +78,15 @@ class RealtimeEvent:
         """The wire event type, e.g. ``response.output_audio_transcript.delta``."""
         kind = self.raw.get("type")
         return kind if isinstance(kind, str) else "unknown"
+
+    @cached_property
+    def typed(self) -> TypedEvent | None:
+        """openai-python's model of this event (``ResponseDoneEvent``, …) for the types the
+        kit acts on (``rt_notebook.wire.typed_events.MODELS``); ``None`` for other types and
+        for an event that does not fit its model (``raw`` still has it)."""
+        from .typed_events import parse
+
+        return parse(self.raw)
 
     @property
     def time(self) -> float:
@@ -135,3 +152,21 @@ class EventLog:
 
     def __repr__(self) -> str:
         return f"<EventLog: {len(self._events)} events>"
+
+
+_TYPED_EVENTS = f"{__package__}.typed_events"
+_preloading = threading.Lock()
+
+
+def preload_typed_events() -> None:
+    """Import openai-python's models on a background thread, once: the import takes a good
+    part of a second, and the first typed event of a call should not wait for it (one that
+    comes sooner waits for the import to finish)."""
+    if _TYPED_EVENTS in sys.modules or not _preloading.acquire(blocking=False):
+        return
+    threading.Thread(
+        target=importlib.import_module,
+        args=(_TYPED_EVENTS,),
+        name="rt_notebook-preload",
+        daemon=True,
+    ).start()
