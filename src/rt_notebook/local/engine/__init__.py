@@ -1,9 +1,13 @@
 """The local backend's protocol engine: one session, split into rooms (see :mod:`.core`).
 
 Protocol-neutral rooms, for any protocol that streams audio: :mod:`.audio_in` (input buffer and
-VAD), :mod:`.audio_formats` (PCM16/G.711), :mod:`.speech_out` (paced speech and text). The
-Realtime-specific ones: :mod:`.dispatch` (the client event table), :mod:`.turns`,
-:mod:`.responses`, :mod:`.conversation`, :mod:`.audio_out`, :mod:`.usage`.
+VAD), :mod:`.audio_formats` (PCM16/G.711), :mod:`.speech_out` (paced speech and text, cancellable).
+The Realtime ones: :mod:`.dispatch` (the client event table), :mod:`.turns`, :mod:`.responses`,
+:mod:`.conversation`, :mod:`.audio_out`, :mod:`.usage`, and :mod:`.core` (the coordinator).
+
+A second protocol (GPT-Live) plugs in as a sibling coordinator with its own table and event
+shapes (``session.start``, ``session.input_audio.append``, transcript deltas, ``session.closed``),
+reusing the neutral rooms and :class:`~rt_notebook.local.playback.Playback`.
 """
 
 from .core import SessionEngine, SessionRecord, Transport
