@@ -401,3 +401,37 @@ async def test_key_file_is_reread_without_restart(
     key_file.write_text("sk-second-key-1111111\n")
     await post_call(jp_fetch, {"sdp": OFFER})
     assert route.calls.last.request.headers["authorization"] == "Bearer sk-second-key-1111111"
+
+
+@pytest.mark.parametrize("rt_config", [{"rate_limit_per_minute": 2}], indirect=True)
+async def test_rate_limit_keys_by_identity_not_anonymous(
+    jp_serverapp: Any, jp_base_url: str, http_server_client: Any, openai_mock: Any
+) -> None:
+    """Two browsers logged in with the token are two Jupyter users: one's burst does not
+    refuse the other. Token-only requests (a fresh anonymous user each) share the token's."""
+    answer_route(openai_mock)
+    token = jp_serverapp.identity_provider.token
+
+    async def login() -> dict[str, str]:
+        page = await http_server_client.fetch(
+            f"{jp_base_url}?token={token}", follow_redirects=False, raise_error=False
+        )
+        cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_list("Set-Cookie"))
+        xsrf = next(c.split("=", 1)[1] for c in cookies.split("; ") if c.startswith("_xsrf="))
+        return {"Cookie": cookies, "X-XSRFToken": xsrf}
+
+    async def status(headers: dict[str, str]) -> int:
+        response = await http_server_client.fetch(
+            f"{jp_base_url}api/rt-notebook/calls",
+            method="POST",
+            body=json.dumps({"sdp": OFFER}),
+            headers=headers,
+            raise_error=False,
+        )
+        return int(response.code)
+
+    alice, bob = await login(), await login()
+    by_token = {"Authorization": f"token {token}"}
+    assert [await status(alice) for _ in range(3)] == [201, 201, 429]
+    assert [await status(bob) for _ in range(3)] == [201, 201, 429]
+    assert [await status(by_token) for _ in range(3)] == [201, 201, 429]

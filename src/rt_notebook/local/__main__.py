@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from typing import Any
 
 from tornado.httpserver import HTTPServer
 
+from .access import Access, normalize_origin
 from .backend import LocalOptions, LocalRealtime
 from .responders import load_scenario
 from .server import make_app
@@ -23,7 +25,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="A local server that speaks the OpenAI Realtime API (GA) and needs no API "
         "key. Point a client at http://HOST:PORT/v1 as if it were OpenAI: POST "
         "/v1/realtime/calls (WebRTC), POST /v1/realtime/client_secrets, WebSocket "
-        "/v1/realtime?model=… and sideband /v1/realtime?call_id=rtc_…. Any Bearer key works.",
+        "/v1/realtime?model=… and sideband /v1/realtime?call_id=rtc_…. Any Bearer key works "
+        "unless --api-key is given. Web pages may use it only from loopback origins "
+        "(localhost, 127.0.0.1, [::1]) and those given with --allow-origin.",
     )
     parser.add_argument(
         "--host",
@@ -31,6 +35,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="address to listen on (default 127.0.0.1; only loopback is sensible)",
     )
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        type=origin,
+        help="also let web pages from ORIGIN (e.g. http://myhost:3000) use this backend; "
+        "repeat for more. Pages from loopback origins are always allowed, all others refused",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("RT_NOTEBOOK_LOCAL_API_KEY"),
+        metavar="KEY",
+        help="accept only this Bearer key (and ephemeral keys minted with it) instead of any; "
+        "default: $RT_NOTEBOOK_LOCAL_API_KEY, which keeps the key out of the process list",
+    )
+    parser.add_argument(
+        "--max-records",
+        type=int,
+        default=100,
+        metavar="N",
+        help="keep the records of the last N ended sessions for /v1/local/sessions (default 100)",
+    )
     parser.add_argument(
         "--scenario",
         metavar="FILE",
@@ -101,6 +128,14 @@ def http_error(text: str) -> dict[str, Any]:
     }
 
 
+def origin(text: str) -> str:
+    """An ``--allow-origin`` value, normalized."""
+    try:
+        return normalize_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def options_from(args: argparse.Namespace) -> LocalOptions:
     """LocalOptions from parsed arguments."""
     return LocalOptions(
@@ -111,16 +146,23 @@ def options_from(args: argparse.Namespace) -> LocalOptions:
         http_error=args.http_error,
         drop_data_channel_after=args.drop_data_channel_after,
         realtime_factor=args.realtime_factor,
+        max_records=max(0, args.max_records),
     )
 
 
 async def serve(args: argparse.Namespace) -> None:
     """Run until SIGINT or SIGTERM."""
     backend = LocalRealtime(options_from(args))
-    server = HTTPServer(make_app(backend))
+    access = Access.create(args.allow_origin, args.api_key, args.host)
+    server = HTTPServer(make_app(backend, access))
     server.listen(args.port, args.host)
     logging.getLogger(__name__).info(
-        "rt_notebook local backend on http://%s:%d/v1 (Ctrl+C to stop)", args.host, args.port
+        "rt_notebook local backend on http://%s:%d/v1 (Ctrl+C to stop); %s; pages allowed from "
+        "loopback origins%s",
+        args.host,
+        args.port,
+        "only the --api-key key is accepted" if access.api_key else "any Bearer key is accepted",
+        "".join(f", {o}" for o in sorted(access.allow_origins)),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

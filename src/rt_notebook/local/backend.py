@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RealtimeError
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
 from ..wire.signaling import CallAnswer
-from .engine import SessionEngine, Transport, default_session, new_id
+from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
@@ -41,6 +41,18 @@ class LocalOptions:
     """Keep every session's input audio in its record (for tests)."""
     realtime_factor: float = 1.0
     """Speed of simulated generation; WebSocket sessions may go faster than real time."""
+    max_records: int = 100
+    """Ended sessions whose records are kept for ``sessions`` (the oldest go first)."""
+    max_secrets: int = 1000
+    """Unexpired ephemeral keys kept; minting more forgets the oldest."""
+
+
+@dataclass
+class EndedSession:
+    """What an ended session leaves: its record and config. Its engine and call are freed."""
+
+    record: SessionRecord
+    session: dict[str, Any]
 
 
 @dataclass
@@ -59,8 +71,9 @@ class LocalRealtime:
 
     def __init__(self, options: LocalOptions | None = None, **kwargs: Any) -> None:
         self.options = options or LocalOptions(**kwargs)
-        self.sessions: dict[str, SessionEngine] = {}
-        """Every session so far, by call id (WebRTC ``rtc_…``, WebSocket ``ws_…``)."""
+        self.sessions: dict[str, SessionEngine | EndedSession] = {}
+        """Live sessions and the last ``max_records`` ended ones, by call id (WebRTC
+        ``rtc_…``, WebSocket ``ws_…``), oldest first."""
         self._calls: dict[str, Any] = {}
         self._secrets: dict[str, _Secret] = {}
         self._transcriber = (
@@ -107,7 +120,7 @@ class LocalRealtime:
         ) -> SessionEngine:
             return self._engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
 
-        call = RtcCall(call_id, make_engine, self._forget)
+        call = RtcCall(call_id, make_engine, self._ended)
         self._calls[call_id] = call
         self.sessions[call_id] = call.engine
         try:
@@ -125,7 +138,11 @@ class LocalRealtime:
         """Mint an ``ek_…`` key bound to a session config."""
         config = self.session_config(session)
         value = f"ek_{secrets.token_hex(16)}"
-        expires_at = int(time.time()) + expires_after_seconds
+        now = int(time.time())
+        self._secrets = {k: v for k, v in self._secrets.items() if v.expires_at > now}
+        while len(self._secrets) >= max(1, self.options.max_secrets):
+            del self._secrets[next(iter(self._secrets))]
+        expires_at = now + expires_after_seconds
         self._secrets[value] = _Secret(config, expires_at)
         return {"value": value, "expires_at": expires_at, "session": config}
 
@@ -133,10 +150,17 @@ class LocalRealtime:
         """A sideband to a call of this backend, in-process (no socket, so no wait)."""
         from ..wire.sideband import InProcessSideband
 
-        engine = self.sessions.get(call_id)
+        engine = self.live(call_id)
         if engine is None:
             raise RealtimeError(404, "call_not_found", f"No call {call_id!r} on the local backend.")
         return InProcessSideband(call_id, engine)
+
+    def live(self, call_id: str) -> SessionEngine | None:
+        """The engine of a session still running, else ``None``."""
+        engine = self.sessions.get(call_id)
+        if isinstance(engine, SessionEngine) and not engine.record.closed:
+            return engine
+        return None
 
     async def hangup(self, call_id: str) -> None:
         """End a WebRTC call."""
@@ -145,12 +169,19 @@ class LocalRealtime:
             raise RealtimeError(404, "call_not_found", f"No active call {call_id!r}.")
         await call.close()
 
+    async def end_session(self, call_id: str) -> None:
+        """End a WebSocket session (its socket closed): free the engine, keep the record."""
+        engine = self.sessions.get(call_id)
+        if isinstance(engine, SessionEngine):
+            await engine.close()
+        self._ended(call_id)
+
     async def close(self) -> None:
         """Hang up every call and end every session."""
         for call in list(self._calls.values()):
             await call.close()
-        for engine in self.sessions.values():
-            await engine.close()
+        for call_id in list(self.sessions):
+            await self.end_session(call_id)
 
     # ---- pieces the HTTP and WebSocket front ends share -----------------------------
 
@@ -208,5 +239,12 @@ class LocalRealtime:
             realtime_factor=self.options.realtime_factor if transport == "websocket" else 1.0,
         )
 
-    def _forget(self, call_id: str) -> None:
+    def _ended(self, call_id: str) -> None:
+        """A call or session ended: drop its engine (and peer connection), keep its record."""
         self._calls.pop(call_id, None)
+        engine = self.sessions.pop(call_id, None)
+        if engine is not None:
+            self.sessions[call_id] = EndedSession(engine.record, engine.session)  # now newest
+        ended = [k for k, v in self.sessions.items() if isinstance(v, EndedSession)]
+        for old in ended[: max(0, len(ended) - self.options.max_records)]:
+            del self.sessions[old]

@@ -16,7 +16,8 @@ from tornado.netutil import bind_sockets
 from ..errors import RealtimeError
 from ..wire.sdp import check_offer
 from ..wire.signaling import MAX_OFFER_BYTES
-from .backend import LocalRealtime
+from .access import Access, requested_headers
+from .backend import EndedSession, LocalRealtime
 from .engine import SessionEngine
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,9 @@ log = logging.getLogger(__name__)
 _closing: set[asyncio.Future[None]] = set()  # sessions being closed after their socket went
 
 
-def make_app(backend: LocalRealtime) -> web.Application:
-    """A tornado app serving ``/v1/realtime/...`` from ``backend``."""
-    kwargs = {"backend": backend}
+def make_app(backend: LocalRealtime, access: Access | None = None) -> web.Application:
+    """A tornado app serving ``/v1/realtime/...`` from ``backend`` to whom ``access`` lets in."""
+    kwargs = {"backend": backend, "access": access or Access()}
     return web.Application(
         [
             (r"/v1/realtime/calls", CallsHandler, kwargs),
@@ -40,19 +41,77 @@ def make_app(backend: LocalRealtime) -> web.Application:
     )
 
 
+def check_key(access: Access, backend: LocalRealtime, auth: str, *, ephemeral: bool) -> str:
+    """The Bearer key of a request if ``access`` accepts it here, else a 401.
+
+    ``ek_`` keys must be minted and unexpired; where OpenAI takes none (``ephemeral=False``)
+    they pass only when the backend takes any key.
+    """
+    scheme, _, key = auth.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise RealtimeError(
+            401,
+            "missing_api_key",
+            "You didn't provide an API key. Provide it in an Authorization header using "
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            + (" The local backend accepts any key." if access.api_key is None else ""),
+        )
+    if key.startswith("ek_") and (ephemeral or access.api_key is None):
+        if ephemeral:
+            backend.secret_session(key)  # 401 when unknown or expired
+        return key
+    if not access.key_allowed(key):
+        raise RealtimeError(401, "invalid_api_key", "Incorrect API key provided.")
+    return key
+
+
+def door_error(access: Access, request: httputil.HTTPServerRequest) -> RealtimeError | None:
+    """A 403 for a request from a foreign page or addressed to a foreign host name."""
+    if not access.host_allowed(request.host):
+        return RealtimeError(
+            403, "host_not_allowed", f"This server does not answer to {request.host_name!r}."
+        )
+    origin = request.headers.get("Origin")
+    if not access.origin_allowed(origin):
+        return RealtimeError(
+            403,
+            "origin_not_allowed",
+            f"Pages from {origin!r} may not use this local backend. Start it with "
+            f"--allow-origin {origin} to allow them.",
+        )
+    return None
+
+
 class _Handler(web.RequestHandler):
-    """OpenAI's error shape, CORS for pages on other ports, Bearer auth."""
+    """OpenAI's error shape; CORS for allowed pages only; Bearer auth."""
 
-    def initialize(self, backend: LocalRealtime) -> None:
+    def initialize(self, backend: LocalRealtime, access: Access) -> None:
         self.backend = backend
+        self.access = access
 
-    def set_default_headers(self) -> None:
-        self.set_header("Access-Control-Allow-Origin", self.request.headers.get("Origin", "*"))
-        self.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
-        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        self.set_header("Access-Control-Expose-Headers", "Location")
+    def prepare(self) -> None:
+        refused = door_error(self.access, self.request)
+        if refused is not None:
+            self.fail(refused)
+            return
+        if self.request.headers.get("Origin"):
+            self.set_header("Access-Control-Allow-Origin", self.request.headers["Origin"])
+            self.set_header("Access-Control-Expose-Headers", "Location")
+        self.set_header("Vary", "Origin")
 
     def options(self, *args: str) -> None:
+        """A CORS preflight from an allowed page: allow the headers it asks for."""
+        asked = self.request.headers.get("Access-Control-Request-Headers")
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.set_header(
+            "Access-Control-Allow-Headers",
+            requested_headers(asked) or "Authorization, Content-Type",
+        )
+        self.set_header("Access-Control-Max-Age", "600")
+        if self.request.headers.get("Access-Control-Request-Private-Network") == "true":
+            self.set_header("Access-Control-Allow-Private-Network", "true")
+        self.add_header("Vary", "Access-Control-Request-Headers")
         self.set_status(204)
         self.finish()
 
@@ -73,18 +132,10 @@ class _Handler(web.RequestHandler):
             )
         )
 
-    def bearer(self) -> str:
+    def bearer(self, *, ephemeral: bool = False) -> str:
+        """The request's key, checked (see :func:`check_key`)."""
         auth = self.request.headers.get("Authorization", "")
-        scheme, _, key = auth.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise RealtimeError(
-                401,
-                "missing_api_key",
-                "You didn't provide an API key. Provide it in an Authorization header using "
-                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY). The local backend accepts "
-                "any key.",
-            )
-        return key.strip()
+        return check_key(self.access, self.backend, auth, ephemeral=ephemeral)
 
     def json_body(self) -> dict[str, Any]:
         try:
@@ -101,7 +152,7 @@ class CallsHandler(_Handler):
 
     async def post(self) -> None:
         try:
-            key = self.bearer()
+            key = self.bearer(ephemeral=True)
             content_type = self.request.headers.get("Content-Type", "")
             if content_type.startswith("multipart/form-data"):
                 sdp, session = self._multipart(content_type)
@@ -207,6 +258,11 @@ class SessionsHandler(_Handler):
     """``GET /v1/local/sessions[/{id}]``: what each session received (tests, teaching)."""
 
     def get(self, call_id: str | None = None) -> None:
+        try:
+            self.bearer()
+        except RealtimeError as error:
+            self.fail(error)
+            return
         if call_id is None:
             self.finish({"data": [summary(e) for e in self.backend.sessions.values()]})
             return
@@ -224,7 +280,7 @@ class SessionsHandler(_Handler):
         )
 
 
-def summary(engine: SessionEngine) -> dict[str, Any]:
+def summary(engine: SessionEngine | EndedSession) -> dict[str, Any]:
     """A session's record without its event lists."""
     record = engine.record
     return {
@@ -243,25 +299,26 @@ def summary(engine: SessionEngine) -> dict[str, Any]:
 class RealtimeSocket(websocket.WebSocketHandler):
     """``/v1/realtime?model=…`` (a WebSocket session) or ``?call_id=rtc_…`` (sideband)."""
 
-    def initialize(self, backend: LocalRealtime) -> None:
+    def initialize(self, backend: LocalRealtime, access: Access) -> None:
         self.backend = backend
+        self.access = access
         self.engine: SessionEngine | None = None
         self.sideband = False
 
     def check_origin(self, origin: str) -> bool:
-        return True
+        return self.access.origin_allowed(origin)
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
-        auth = self.request.headers.get("Authorization", "")
-        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            self._refuse(401, "missing_api_key", "Missing Authorization: Bearer header.")
-            return
-        key = auth[7:].strip()
         call_id = self.get_argument("call_id", None)
         try:
+            refused = door_error(self.access, self.request)
+            if refused is not None:
+                raise refused
+            auth = self.request.headers.get("Authorization", "")
+            key = check_key(self.access, self.backend, auth, ephemeral=not call_id)
             if call_id:
-                engine = self.backend.sessions.get(call_id)
-                if engine is None or engine.record.closed:
+                engine = self.backend.live(call_id)
+                if engine is None:
                     raise RealtimeError(404, "call_not_found", f"No active call {call_id!r}.")
                 self.engine, self.sideband = engine, True
             else:
@@ -314,7 +371,7 @@ class RealtimeSocket(websocket.WebSocketHandler):
             if self._send in engine.listeners:
                 engine.listeners.remove(self._send)
         else:
-            task = asyncio.ensure_future(engine.close())
+            task = asyncio.ensure_future(self.backend.end_session(engine.record.call_id))
             _closing.add(task)
             task.add_done_callback(_closing.discard)
 
@@ -325,14 +382,18 @@ class RealtimeSocket(websocket.WebSocketHandler):
 
 @contextlib.asynccontextmanager
 async def serve(
-    backend: LocalRealtime | None = None, *, host: str = "127.0.0.1", port: int = 0
+    backend: LocalRealtime | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    access: Access | None = None,
 ) -> AsyncIterator[tuple[LocalRealtime, str]]:
     """Run the local backend on this event loop: ``(backend, "http://127.0.0.1:PORT/v1")``.
 
     ``port=0`` picks a free port. Everything stops when the block ends.
     """
     backend = backend or LocalRealtime()
-    server = HTTPServer(make_app(backend))
+    server = HTTPServer(make_app(backend, access or Access.create(host=host)))
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)
     bound = sockets[0].getsockname()[1]

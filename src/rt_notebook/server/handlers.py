@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import TYPE_CHECKING, Any
@@ -45,12 +46,20 @@ class _RealtimeHandler(APIHandler):
         return body
 
     def _user_key(self) -> str:
-        """Who to count a request against. Jupyter gives every token-authenticated request a
-        fresh anonymous identity, so anonymous users share one bucket."""
+        """Who a request is, for the rate limit and the logs: the authenticated Jupyter user.
+
+        Jupyter invents a fresh anonymous user for each request made with the server's token
+        alone (no login cookie); such requests are counted against the token (hashed), so
+        neither do they escape the limit nor do distinct users share one bucket.
+        """
         user = self.current_user
-        if user.name.startswith("Anonymous "):
-            return "anonymous"
-        return str(user.username)
+        if user.name.startswith("Anonymous ") and self.identity_provider.is_token_authenticated(
+            self
+        ):
+            token = self.identity_provider.get_token(self) or ""
+            if token and not self.get_cookie(self.identity_provider.get_cookie_name(self)):
+                return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+        return f"user:{user.username}"
 
     def _check_rate(self) -> None:
         wait = self.rt.rate_limiter.check(self._user_key())
@@ -112,7 +121,7 @@ class CallsHandler(_RealtimeHandler):
         self.log.info(
             "rt_notebook: call %s started for %s (model %s)",
             answer.call_id,
-            self.current_user.username,
+            self._user_key(),
             request.session.get("model", "default"),
         )
         self.set_status(201)
