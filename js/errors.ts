@@ -1,6 +1,6 @@
 // Every failure the widget can meet, as `{code, message, fix}` for the `error` trait and the UI.
 
-import type { WidgetError } from "./model";
+import type { WidgetError } from "./generated/protocol";
 import { SignalingError } from "./signaling";
 
 /** Where the offer went (or was going), which decides where a key or server problem lives. */

@@ -1,7 +1,7 @@
 // The event inspector's rows, as a pure function of the event log: filtered by a type substring,
 // with runs of `*.delta` events of the same type and item folded into one counted row.
 
-import type { EventEntry } from "./messages";
+import type { EventEntry } from "./generated/protocol";
 
 export interface Row {
   /** Index in the log of the row's first entry (stable while the log only grows). */

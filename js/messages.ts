@@ -1,60 +1,10 @@
-// Custom messages between widget and kernel (each has a `kind`), and the few GA realtime event
-// shapes the widget reads. The realtime payloads keep their own `type`.
+// Checking the kernel's messages, and the `send` + `binary` rule. The message and event types
+// are generated from the schema (js/generated/protocol.ts); realtime payloads keep their `type`.
 
-import type { Backend, LocalOptions } from "./model";
-
-/** Any realtime event on the `oai-events` channel, in either direction. */
-export interface RealtimeEvent {
-  type: string;
-  [key: string]: unknown;
-}
+import type { BinaryTarget, CallError, KernelMessage, RealtimeEvent } from "./generated/protocol";
 
 export type ClientEvent = RealtimeEvent;
 export type ServerEvent = RealtimeEvent;
-
-/** One entry of the `events` batch: who sent it, when (browser epoch ms), and what. */
-export interface EventEntry {
-  dir: "server" | "client";
-  t: number;
-  event: RealtimeEvent;
-}
-
-/** Where `send.binary` puts its data URL: keys and indices into `event`. */
-export interface BinaryTarget {
-  path: (string | number)[];
-  mime: string;
-}
-
-export interface AnswerError {
-  status: number;
-  code: string;
-  message: string;
-  param?: string;
-}
-
-// kernel → widget
-
-export type KernelMessage =
-  | { kind: "connect" }
-  | { kind: "disconnect" }
-  | { kind: "send"; event: ClientEvent; binary?: BinaryTarget }
-  | AnswerMessage;
-
-export type AnswerMessage =
-  | { kind: "answer"; id: string; sdp: string; call_id: string; backend: Backend }
-  | { kind: "answer"; id: string; error: AnswerError };
-
-// widget → kernel
-
-export type WidgetMessage =
-  | { kind: "events"; batch: EventEntry[] }
-  | {
-      kind: "offer";
-      id: string;
-      sdp: string;
-      session: Record<string, unknown>;
-      local?: LocalOptions;
-    };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -72,7 +22,7 @@ function parseBinary(value: unknown): BinaryTarget | null {
   return path.length === value.path.length && path.length > 0 ? { path, mime: value.mime } : null;
 }
 
-function parseAnswerError(value: unknown): AnswerError {
+function parseCallError(value: unknown): CallError {
   const error = isObject(value) ? value : {};
   return {
     status: typeof error.status === "number" ? error.status : 0,
@@ -99,10 +49,10 @@ export function parseKernelMessage(msg: unknown): KernelMessage | null {
     case "answer": {
       if (typeof msg.id !== "string") return null;
       if (msg.error !== undefined && msg.error !== null) {
-        return { kind: "answer", id: msg.id, error: parseAnswerError(msg.error) };
+        return { kind: "answer", id: msg.id, error: parseCallError(msg.error) };
       }
       if (typeof msg.sdp !== "string") {
-        return { kind: "answer", id: msg.id, error: parseAnswerError({ code: "bad_answer" }) };
+        return { kind: "answer", id: msg.id, error: parseCallError({ code: "bad_answer" }) };
       }
       const backend = msg.backend === "local" || msg.backend === "openai" ? msg.backend : "";
       const callId = typeof msg.call_id === "string" ? msg.call_id : "";

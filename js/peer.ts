@@ -2,9 +2,9 @@
 // No DOM here except the (detached) <audio> element that plays the model's voice.
 
 import { now } from "./clock";
-import type { ClientEvent, EventEntry } from "./messages";
+import type { AudioConstraints, EventEntry } from "./generated/protocol";
+import type { ClientEvent } from "./messages";
 import { isRealtimeEvent } from "./messages";
-import type { AudioConstraints } from "./model";
 import { Recorder } from "./recorder";
 
 export { now } from "./clock";

@@ -4,14 +4,22 @@
 import type { AnyModel } from "@anywidget/types";
 import { Batcher } from "./batcher";
 import { AUTOPLAY_BLOCKED, describeError, INSECURE_CONTEXT, WidgetFailure } from "./errors";
-import type { ClientEvent, EventEntry, KernelMessage, WidgetMessage } from "./messages";
+import type {
+  EventEntry,
+  HubBudget,
+  KernelMessage,
+  Status,
+  WidgetError,
+  WidgetMessage,
+  WidgetModel,
+} from "./generated/protocol";
+import type { ClientEvent } from "./messages";
 import { parseKernelMessage, withDataUrl } from "./messages";
-import type { Status, WidgetError, WidgetModel } from "./model";
 import type { Levels, PeerLike, PeerOptions } from "./peer";
 import { Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
-import type { Exchange, HubBudget } from "./signaling";
+import type { Exchange } from "./signaling";
 import {
   chooseRoute,
   ExtensionClient,

@@ -2,60 +2,32 @@
 // page) or relayed through the kernel, chosen per the `signaling` trait. Errors come back as
 // thrown `SignalingError`s, so an error answer can never reach setRemoteDescription.
 
-import type { AnswerMessage, WidgetMessage } from "./messages";
-import type { Backend, LocalOptions, SignalingMode } from "./model";
-
-export interface ApiError {
-  status: number;
-  code: string;
-  message: string;
-  param?: string;
-}
+import type {
+  AnswerMessage,
+  Backend,
+  CallAnswer,
+  CallError,
+  CallRecord,
+  CallRequest,
+  ErrorBody,
+  LocalOptions,
+  ServerStatus,
+  SignalingMode,
+  WidgetMessage,
+} from "./generated/protocol";
 
 export class SignalingError extends Error {
   readonly status: number;
   readonly code: string;
   readonly param: string | undefined;
 
-  constructor(error: ApiError) {
+  constructor(error: CallError) {
     super(error.message);
     this.name = "SignalingError";
     this.status = error.status;
     this.code = error.code;
     this.param = error.param;
   }
-}
-
-export interface CallAnswer {
-  sdp: string;
-  call_id: string | null;
-  session: Record<string, unknown>;
-}
-
-/** With `backend="hub"`: the class service's word on the user's rules and what is left. */
-export interface HubBudget {
-  user?: string;
-  remaining?: { usd_today: number | null; usd_term: number | null; minutes_today: number | null };
-  error?: { code: string; message: string };
-}
-
-/** The class service's record of a call; `end_code` says why it ended. */
-export interface CallRecord {
-  call_id: string;
-  end_code: string | null;
-  end_message: string | null;
-}
-
-export interface ServerStatus {
-  backend: "openai" | "local";
-  backend_setting: "auto" | "openai" | "local" | "hub";
-  /** Present with `backend_setting: "hub"`. */
-  budget?: HubBudget;
-  key_configured: boolean;
-  allowed_models: string[];
-  session_defaults: Record<string, unknown>;
-  overridden_fields: string[];
-  version: string;
 }
 
 /** Whether the page embeds Jupyter's config (JupyterLab, Notebook 7; not VS Code or Colab). */
@@ -88,10 +60,10 @@ export function xsrfToken(cookie: string = globalThis.document?.cookie ?? ""): s
   return undefined;
 }
 
-async function readError(response: Response): Promise<ApiError> {
+async function readError(response: Response): Promise<CallError> {
   const text = await response.text();
   try {
-    const body = JSON.parse(text) as { error?: Partial<ApiError>; message?: string };
+    const body = JSON.parse(text) as Partial<ErrorBody> & { message?: string };
     if (body.error?.message) {
       return {
         status: response.status,
@@ -168,10 +140,11 @@ export class ExtensionClient {
     session: Record<string, unknown>,
     local?: LocalOptions,
   ): Promise<CallAnswer> {
+    const request: CallRequest = local ? { sdp, session, local } : { sdp, session };
     const answer = await this.request<CallAnswer>("calls", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(local ? { sdp, session, local } : { sdp, session }),
+      body: JSON.stringify(request),
     });
     if (typeof answer.sdp !== "string" || !answer.sdp.startsWith("v=0")) {
       throw new SignalingError({
@@ -208,11 +181,15 @@ function checkSdp(sdp: unknown): string {
   return sdp;
 }
 
-/** `server` signaling: POST to the extension; the backend is the one its status reported. */
+/**
+ * `server` signaling: POST to the extension; the backend is the one its status reported
+ * (unknown, `""`, when a Hub service had not said where its calls go).
+ */
 export function serverExchange(client: ExtensionClient, status: ServerStatus): Exchange {
+  const backend = status.backend === "hub" ? "" : status.backend;
   return async (sdp, session, local) => {
     const answer = await client.createCall(sdp, session, local);
-    return { sdp: answer.sdp, call_id: answer.call_id ?? "", backend: status.backend };
+    return { sdp: answer.sdp, call_id: answer.call_id ?? "", backend };
   };
 }
 

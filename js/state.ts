@@ -5,7 +5,7 @@
 //   interrupted --grace_expired--> error        (ICE did not come back in time)
 //   connecting/connected/interrupted --close--> closed, --fail--> error
 
-import type { Status } from "./model";
+import type { Status } from "./generated/protocol";
 
 export type ConnectionEvent =
   | { type: "connect" }

@@ -2,12 +2,10 @@
 // It reads traits from the model and everything else from the session; logic lives elsewhere.
 
 import type { AnyModel } from "@anywidget/types";
+import type { EventEntry, HubBudget, Status, WidgetModel } from "./generated/protocol";
 import type { Row } from "./inspector";
 import { inspectorRows, rowJson } from "./inspector";
-import type { EventEntry } from "./messages";
-import type { Status, WidgetModel } from "./model";
 import type { SessionHandle } from "./session";
-import type { HubBudget } from "./signaling";
 
 export const LOCAL_BANNER =
   "Local backend: no OpenAI key configured — answers come from rt_notebook's built-in simulator";

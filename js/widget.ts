@@ -2,7 +2,7 @@
 // `render` only builds DOM for it. Both return cleanups.
 
 import type { AnyModel, Initialize, Render } from "@anywidget/types";
-import type { WidgetModel } from "./model";
+import type { WidgetModel } from "./generated/protocol";
 import { Session } from "./session";
 import { mountUi } from "./ui";
 import "./widget.css";

@@ -1,8 +1,8 @@
 // Test doubles: an anywidget model with a scriptable kernel side, and a peer without WebRTC.
 
 import type { AnyModel } from "@anywidget/types";
+import type { WidgetModel } from "../generated/protocol";
 import type { ClientEvent, ServerEvent } from "../messages";
-import type { WidgetModel } from "../model";
 import type { Levels, PeerLike, PeerOptions } from "../peer";
 
 type Handler = (...args: unknown[]) => void;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { EventEntry } from "../generated/protocol";
 import { inspectorRows, rowJson } from "../inspector";
-import type { EventEntry } from "../messages";
 
 const server = (type: string, extra: Record<string, unknown> = {}, t = 0): EventEntry => ({
   dir: "server",

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { EventEntry } from "../messages";
-import type { WidgetModel } from "../model";
+import type { EventEntry, WidgetModel } from "../generated/protocol";
 import type { PeerOptions } from "../peer";
 import type { SessionDeps } from "../session";
 import { Session } from "../session";

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
+import type { ServerStatus } from "../generated/protocol";
 import { parseKernelMessage } from "../messages";
-import type { ServerStatus } from "../signaling";
 import {
   chooseRoute,
   ExtensionClient,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Status } from "../model";
+import type { Status } from "../generated/protocol";
 import type { ConnectionEvent } from "../state";
 import { ConnectionMachine, transition } from "../state";
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from .wire.widget_protocol import ErrorBody, ErrorDetail
 
 _SECRET_PATTERNS = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{4,}|ek_[A-Za-z0-9_\-]{4,})")
 
@@ -32,12 +33,16 @@ class RealtimeError(Exception):
         self.retry_after = retry_after
         """Seconds to wait before retrying (for 429s), as the ``Retry-After`` header value."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``{"error": {...}}`` body sent to clients."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+    def detail(self) -> ErrorDetail:
+        """``{code, message, param?}``, as the server and the kernel relay report it."""
+        error: ErrorDetail = {"code": self.code, "message": self.message}
         if self.param is not None:
             error["param"] = self.param
-        return {"error": error}
+        return error
+
+    def to_json(self) -> ErrorBody:
+        """The ``{"error": {...}}`` body sent to clients."""
+        return {"error": self.detail()}
 
 
 def scrub_secrets(text: str, *secrets: str | None) -> str:

@@ -14,12 +14,12 @@ from ..wire.openai_http import OpenAIRealtimeHTTP
 from ..wire.session_config import SessionConfigError, validate_session
 from ..wire.signaling import (
     MAX_OFFER_BYTES,
-    BackendName,
     RealtimeBackend,
     SessionPolicy,
     choose_backend,
     env_credentials,
 )
+from ..wire.widget_protocol import BackendName
 from .handlers import default_handlers
 from .policy import ApiKeySource, RateLimiter
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -14,6 +14,13 @@ from tornado import web
 from .._version import __version__
 from ..errors import RealtimeError
 from ..wire import signaling
+from ..wire.widget_protocol import (
+    BackendName,
+    BackendSetting,
+    CallAnswer,
+    HubBudget,
+    ServerStatus,
+)
 
 if TYPE_CHECKING:
     from .app import RealtimeExtension
@@ -81,9 +88,9 @@ class StatusHandler(_RealtimeHandler):
     @authorized
     async def get(self) -> None:
         rt = self.rt
-        status: dict[str, Any] = {
+        status: ServerStatus = {
             "backend": rt.active_backend(),
-            "backend_setting": rt.backend,
+            "backend_setting": cast(BackendSetting, rt.backend),  # an Enum of these
             "key_configured": rt.key_source() is not None,
             "allowed_models": list(rt.allowed_models),
             "session_defaults": rt.session_defaults,
@@ -93,7 +100,8 @@ class StatusHandler(_RealtimeHandler):
         if rt.hub is not None:  # the class service says where calls go and what is left
             try:
                 me = await rt.hub.me()
-                status.update(backend=str(me.get("backend")), budget=me)
+                status["backend"] = cast(BackendName, str(me.get("backend")))
+                status["budget"] = cast(HubBudget, me)
             except RealtimeError as error:
                 status["budget"] = {"error": error.to_json()["error"]}
         self.finish(json.dumps(status))
@@ -124,10 +132,13 @@ class CallsHandler(_RealtimeHandler):
             self._user_key(),
             request.session.get("model", "default"),
         )
+        reply: CallAnswer = {
+            "sdp": answer.sdp,
+            "call_id": answer.call_id,
+            "session": request.session,
+        }
         self.set_status(201)
-        self.finish(
-            json.dumps({"sdp": answer.sdp, "call_id": answer.call_id, "session": request.session})
-        )
+        self.finish(json.dumps(reply))
 
 
 class ClientSecretsHandler(_RealtimeHandler):

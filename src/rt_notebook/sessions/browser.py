@@ -7,14 +7,15 @@ import concurrent.futures
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
-from ..wire.events import Direction, as_dicts
+from ..wire.events import as_dicts
 from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
+from ..wire.widget_protocol import BinaryTarget, Direction, KernelMessage, Status, WidgetError
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, resolve, signature
 from .recordings import Recordings
@@ -67,6 +68,12 @@ class RealtimeSession(SessionCore):
         self._wants_sideband = sideband
         self.sideband: Sideband | None = None
         """The authoritative connection to the current call, when one is attached."""
+        self._message_handlers: dict[str, Callable[[dict[str, Any], list[bytes]], None]] = {
+            "events": self._on_events,
+            "audio": self._on_audio,
+            "offer": self._on_offer,
+        }
+        """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
 
     # ---- display and state ------------------------------------------------------------
@@ -78,24 +85,24 @@ class RealtimeSession(SessionCore):
         return f"<RealtimeSession {self.status} {self._config.get('model', '')}>"
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """idle, connecting, connected, interrupted, closed or error."""
-        return str(self.widget.status)
+        return cast(Status, self.widget.status)
 
     @property
-    def error(self) -> dict[str, Any] | None:
+    def error(self) -> WidgetError | None:
         """The last error shown in the widget, ``{code, message, fix}``."""
-        return self.widget.error
+        return cast("WidgetError | None", self.widget.error)
 
     # ---- connection -------------------------------------------------------------------
 
     def connect(self) -> None:
         """Start the call, as the Connect button does."""
-        self.widget.send({"kind": "connect"})
+        self._send_widget({"kind": "connect"})
 
     def disconnect(self) -> None:
         """End the call, as the Disconnect button does."""
-        self.widget.send({"kind": "disconnect"})
+        self._send_widget({"kind": "disconnect"})
 
     def send_image(
         self, image: Any, *, text: str | None = None, detail: str = "auto", respond: bool = True
@@ -105,9 +112,9 @@ class RealtimeSession(SessionCore):
         The bytes cross the comm as a binary buffer; the browser makes the data URL.
         """
         data, mime = image_bytes(image)
-        binary = {"path": ["item", "content", 0, "image_url"], "mime": mime}
+        binary: BinaryTarget = {"path": ["item", "content", 0, "image_url"], "mime": mime}
         event = image_message("", text, detail)
-        self.widget.send({"kind": "send", "event": event, "binary": binary}, [data])
+        self._send_widget({"kind": "send", "event": event, "binary": binary}, [data])
         if respond:
             self.create_response()
 
@@ -123,18 +130,22 @@ class RealtimeSession(SessionCore):
 
     # ---- the transport: the widget's comm ---------------------------------------------
 
+    def _send_widget(self, message: KernelMessage, buffers: list[bytes] | None = None) -> None:
+        self.widget.send(message, buffers)
+
     def _transmit(self, event: dict[str, Any]) -> None:
         if self.sideband is not None and _authoritative(event):
             self.sideband.send(event)
             self._receive(event, time.time() * 1000.0, "client")  # the browser never sees it
             return
-        self.widget.send({"kind": "send", "event": event})
+        self._send_widget({"kind": "send", "event": event})
 
     def _config_changed(self, config: dict[str, Any]) -> None:
         self.widget.session_config = config
 
     def _stop(self, code: str, message: str, fix: str) -> None:
-        self.widget.error = {"code": code, "message": message, "fix": fix}
+        error: WidgetError = {"code": code, "message": message, "fix": fix}
+        self.widget.error = error
         self.disconnect()
 
     @contextlib.contextmanager
@@ -147,24 +158,30 @@ class RealtimeSession(SessionCore):
 
     def _on_frontend_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
-        if kind == "events":
-            for entry in as_dicts(content.get("batch")):
-                if isinstance(entry.get("event"), dict):  # each on its own: none costs the rest
-                    direction: Direction = "client" if entry.get("dir") == "client" else "server"
-                    self._receive(entry["event"], entry.get("t"), direction)
-        elif kind == "audio":
-            try:
-                self.recordings.receive(content, buffers)
-            except Exception:
-                log.warning("rt_notebook: unusable audio message", exc_info=True)
-        elif kind == "offer":
-            from .relay import KernelRelay
-
-            if self._relay is None:
-                self._relay = KernelRelay(self.widget)
-            self._relay.handle_offer(content, self._on_relayed_call)
-        else:
+        handler = self._message_handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
             log.debug("rt_notebook: ignoring frontend message %r", kind)
+            return
+        handler(content, buffers)
+
+    def _on_events(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        for entry in as_dicts(content.get("batch")):
+            if isinstance(entry.get("event"), dict):  # each on its own: none costs the rest
+                direction: Direction = "client" if entry.get("dir") == "client" else "server"
+                self._receive(entry["event"], entry.get("t"), direction)
+
+    def _on_audio(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        try:
+            self.recordings.receive(content, buffers)
+        except Exception:
+            log.warning("rt_notebook: unusable audio message", exc_info=True)
+
+    def _on_offer(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        from .relay import KernelRelay
+
+        if self._relay is None:
+            self._relay = KernelRelay(self.widget)
+        self._relay.handle_offer(content, self._on_relayed_call)
 
     def _on_relayed_call(self, answer: dict[str, Any]) -> None:
         if not self._wants_sideband:

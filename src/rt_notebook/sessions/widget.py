@@ -2,43 +2,51 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import anywidget
-from traitlets import Bool, Dict, Enum, Unicode
+from traitlets import Bool, Dict, Enum, TraitType, Unicode
+
+from ..wire.widget_protocol import TRAIT, literal_values
 
 STATIC = Path(__file__).parent.parent / "static"
 
 
+def synced(name: str) -> TraitType[Any, Any]:
+    """The traitlet of the schema's trait ``name`` (its type, default and help), synced."""
+    trait = TRAIT[name]
+    default = copy.deepcopy(trait.default)
+    values = literal_values(trait.type)
+    kind: TraitType[Any, Any]
+    if values:
+        kind = Enum(values, default_value=default, help=trait.doc)
+    elif trait.type is bool:
+        kind = Bool(default, help=trait.doc)
+    elif trait.type is str:
+        kind = Unicode(default, help=trait.doc)
+    else:  # an object, or an object or null
+        kind = Dict(default_value=default, allow_none=default is None, help=trait.doc)
+    return kind.tag(sync=True)
+
+
 class RealtimeWidget(anywidget.AnyWidget):
-    """Browser half of a :class:`~rt_notebook.RealtimeSession`; see docs/widget-protocol.md."""
+    """Browser half of a :class:`~rt_notebook.RealtimeSession`; its traits are declared in
+    :mod:`rt_notebook.wire.widget_protocol` (see docs/widget-protocol.md)."""
 
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 
-    session_config = Dict().tag(sync=True)
-    """The flat GA session sent with the offer (validated in Python)."""
-    signaling = Enum(["auto", "server", "kernel"], default_value="auto").tag(sync=True)
-    """How the SDP offer is exchanged: the server extension, the kernel, or whichever works."""
-    status = Unicode("idle").tag(sync=True)
-    """idle, connecting, connected, interrupted, closed or error (set by the browser)."""
-    error = Dict(allow_none=True, default_value=None).tag(sync=True)
-    """The last error, ``{code, message, fix}``, or None."""
-    backend = Unicode("").tag(sync=True)
-    """"openai" or "local" once known."""
-    call_id = Unicode("").tag(sync=True)
-    """The ``rtc_…`` id of the current call."""
-    muted = Bool(False).tag(sync=True)
-    """Whether the microphone is muted."""
-    push_to_talk = Bool(False).tag(sync=True)
-    """Show a hold-to-talk button instead of an open microphone."""
-    mic_device_id = Unicode("").tag(sync=True)
-    """The chosen microphone (``""`` = the default)."""
-    local_options = Dict().tag(sync=True)
-    """``{"scenario": [...]}``: scripted replies when the call lands on the local backend."""
-    record_audio = Bool(True).tag(sync=True)
-    """Send microphone and assistant audio to the kernel (``RealtimeSession.recordings``)."""
-    audio_constraints = Dict(
-        {"echoCancellation": True, "noiseSuppression": True, "autoGainControl": True}
-    ).tag(sync=True)
-    """getUserMedia audio constraints."""
+    session_config = synced("session_config")
+    signaling = synced("signaling")
+    status = synced("status")
+    error = synced("error")
+    backend = synced("backend")
+    call_id = synced("call_id")
+    muted = synced("muted")
+    push_to_talk = synced("push_to_talk")
+    mic_device_id = synced("mic_device_id")
+    audio_constraints = synced("audio_constraints")
+    record_audio = synced("record_audio")
+    local_options = synced("local_options")

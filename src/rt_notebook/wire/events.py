@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .typed_events import TypedEvent
 
-Direction = Literal["server", "client"]
+from .widget_protocol import Direction as Direction
 
 # Server events are not trusted: every reader takes fields through these, so a wrong type,
 # a list where an object belongs or an unhashable id reads as "absent" instead of raising.

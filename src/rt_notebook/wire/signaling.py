@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import RealtimeError
 from .scenario import Scenario, scenario_from_request
 from .sdp import check_offer
 from .session_config import SessionConfigError, prepare_session
+from .widget_protocol import BackendName, BackendSetting, CallError
 
 if TYPE_CHECKING:
     from .sideband import Sideband
@@ -31,9 +32,6 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 MAX_OFFER_BYTES = 65536
 """The largest SDP offer accepted by default (a browser's is a few KB)."""
-
-BackendName = Literal["openai", "local"]
-BackendSetting = Literal["auto", "openai", "local"]
 
 
 # ---- credentials ------------------------------------------------------------------------------
@@ -167,6 +165,6 @@ async def create_call(backend: RealtimeBackend, request: CallRequest) -> CallAns
     return await backend.create_call(request.sdp, request.session, scenario=request.scenario)
 
 
-def error_body(error: RealtimeError) -> dict[str, Any]:
-    """``{"status", "code", "message"}``: an exchange failure as the widget receives it."""
-    return {"status": error.status, "code": error.code, "message": error.message}
+def error_body(error: RealtimeError) -> CallError:
+    """``{status, code, message, param?}``: an exchange failure as the widget receives it."""
+    return {"status": error.status, **error.detail()}
