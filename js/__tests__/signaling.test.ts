@@ -219,6 +219,18 @@ describe("negotiate", () => {
     expect(peer.accepted).toEqual([]);
   });
 
+  it("reports the status's backend, and none while a Hub service has not said", async () => {
+    const answer = { sdp: "v=0\r\nanswer", call_id: "rtc_1", session: {} };
+    const client = new ExtensionClient("/", routedFetch({ calls: [201, answer] }));
+    const local = serverExchange(client, STATUS_LOCAL as ServerStatus);
+    await expect(local("v=0 offer", {})).resolves.toMatchObject({ backend: "local" });
+    const hub = { ...STATUS_LOCAL, backend: "hub", backend_setting: "hub" } as ServerStatus;
+    await expect(serverExchange(client, hub)("v=0 offer", {})).resolves.toMatchObject({
+      backend: "",
+      call_id: "rtc_1",
+    });
+  });
+
   it("never feeds a kernel error or a non-SDP answer to setRemoteDescription", async () => {
     const { model, relay } = relayOnModel();
     const peer = fakePeer();
