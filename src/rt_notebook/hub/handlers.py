@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rt_notebook.hub")
 
-_BODY_ALLOWANCE = 1 << 20  # instructions and tool schemas beside the offer
-
 
 class _Base(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
     """Hub auth: a token (``Authorization: token …``, e.g. a user's server's) or the OAuth
@@ -112,17 +110,6 @@ class _Base(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
             )
         return who
 
-    def json_body(self, limit: int) -> dict[str, Any]:
-        if len(self.request.body) > limit:
-            raise RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
-        return body
-
     def policy_for(self, who: Identity) -> signaling.SessionPolicy:
         rules = self.service.rules(who)
         return signaling.SessionPolicy(
@@ -141,7 +128,9 @@ class CallsHandler(_Base):
     async def post(self) -> None:
         service = self.service
         who = self.student()
-        body = self.json_body(service.max_offer_bytes + _BODY_ALLOWANCE)
+        body = signaling.read_json_object(
+            self.request.body, limit=service.max_offer_bytes + signaling.SESSION_BODY_ALLOWANCE
+        )
         request = signaling.read_call_request(
             body, policy=self.policy_for(who), max_offer_bytes=service.max_offer_bytes
         )
@@ -170,7 +159,7 @@ class ClientSecretsHandler(_Base):
                 "This class service does not hand out ephemeral keys (calls made with them "
                 "cannot be metered); connect through the Jupyter server instead",
             )
-        body = self.json_body(_BODY_ALLOWANCE)
+        body = signaling.read_json_object(self.request.body, limit=signaling.SESSION_BODY_ALLOWANCE)
         seconds = body.get("expires_after_seconds", 600)
         if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 7200:
             raise RealtimeError(

@@ -15,7 +15,7 @@ from tornado.netutil import bind_sockets
 
 from ..errors import RealtimeError
 from ..wire.sdp import check_offer
-from ..wire.signaling import MAX_OFFER_BYTES
+from ..wire.signaling import MAX_OFFER_BYTES, read_json_object
 from .access import Access, requested_headers
 from .backend import EndedSession, LocalRealtime
 from .engine import SessionEngine
@@ -137,15 +137,6 @@ class _Handler(web.RequestHandler):
         auth = self.request.headers.get("Authorization", "")
         return check_key(self.access, self.backend, auth, ephemeral=ephemeral)
 
-    def json_body(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise RealtimeError(400, "invalid_json", "The body must be a JSON object.")
-        return body
-
 
 class CallsHandler(_Handler):
     """``POST /v1/realtime/calls``: multipart ``sdp`` + ``session``, or raw SDP with an ``ek_``."""
@@ -213,7 +204,7 @@ class ClientSecretsHandler(_Handler):
                 raise RealtimeError(
                     401, "invalid_api_key", "An ephemeral key cannot mint ephemeral keys."
                 )
-            body = self.json_body()
+            body = read_json_object(self.request.body, empty={})
             expires = body.get("expires_after") or {}
             seconds = expires.get("seconds", 600)
             if expires.get("anchor", "created_at") != "created_at":

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .app import RealtimeExtension
 
 AUTH_RESOURCE = "rt_notebook"
-_SESSION_BODY_ALLOWANCE = 1 << 20  # room for instructions and tool schemas beside the offer
 
 
 class _RealtimeHandler(APIHandler):
@@ -41,16 +40,10 @@ class _RealtimeHandler(APIHandler):
             self.set_header("Retry-After", error.retry_after)
         self.finish(json.dumps(error.to_json()))
 
-    def _json_body(self, limit: int) -> dict[str, Any]:
-        if len(self.request.body) > limit:
-            raise RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
-        try:
-            body = json.loads(self.request.body or b"null")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
-        return body
+    def _body(self, offer_bytes: int = 0) -> dict[str, Any]:
+        """The JSON object body, with room for a session and an offer of ``offer_bytes``."""
+        limit = offer_bytes + signaling.SESSION_BODY_ALLOWANCE
+        return signaling.read_json_object(self.request.body, limit=limit)
 
     def _user_key(self) -> str:
         """Who a request is, for the rate limit and the logs: the authenticated Jupyter user.
@@ -115,7 +108,7 @@ class CallsHandler(_RealtimeHandler):
     async def post(self) -> None:
         rt = self.rt
         try:
-            body = self._json_body(rt.max_offer_bytes + _SESSION_BODY_ALLOWANCE)
+            body = self._body(offer_bytes=rt.max_offer_bytes)
             request = signaling.read_call_request(
                 body, policy=rt.session_policy(), max_offer_bytes=rt.max_offer_bytes
             )
@@ -149,7 +142,7 @@ class ClientSecretsHandler(_RealtimeHandler):
     async def post(self) -> None:
         rt = self.rt
         try:
-            body = self._json_body(_SESSION_BODY_ALLOWANCE)
+            body = self._body()
             seconds = self._ttl(body.get("expires_after_seconds"))
             session = rt.session_policy().prepare(body.get("session"))
             self._check_rate()

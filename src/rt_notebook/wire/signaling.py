@@ -13,6 +13,7 @@ The environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``) is read here and nowhe
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 MAX_OFFER_BYTES = 65536
 """The largest SDP offer accepted by default (a browser's is a few KB)."""
+
+SESSION_BODY_ALLOWANCE = 1 << 20
+"""Room in a request body for the session (instructions, tool schemas) beside the offer."""
 
 
 # ---- credentials ------------------------------------------------------------------------------
@@ -145,6 +149,22 @@ class CallRequest:
     """The session after policy."""
     scenario: Scenario | None = None
     """Scripted replies, for a simulating backend."""
+
+
+def read_json_object(
+    body: bytes, *, limit: int | None = None, empty: object = None
+) -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty one reads as ``empty``); a 413 over
+    ``limit`` bytes, a 400 otherwise."""
+    if limit is not None and len(body) > limit:
+        raise RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
+    try:
+        value = json.loads(body) if body else empty
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
+    return value
 
 
 def read_call_request(
