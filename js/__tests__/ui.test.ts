@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetText } from "../ui";
+import { budgetText } from "../view/toolbar";
 
 describe("budgetText", () => {
   it("shows what is left today and this term", () => {

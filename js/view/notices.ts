@@ -1,0 +1,32 @@
+// What the widget tells the user outside the toolbar: the local-backend banner and the error box.
+
+import type { Scope } from "./dom";
+import { h } from "./dom";
+
+export const LOCAL_BANNER =
+  "Local backend: no OpenAI key configured — answers come from rt_notebook's built-in simulator";
+
+export function buildLocalBanner(scope: Scope): HTMLElement {
+  const banner = h("div", { class: "rtnb-banner", testid: "banner", text: LOCAL_BANNER });
+  scope.watch(["backend"], () => {
+    banner.hidden = scope.model.get("backend") !== "local";
+  });
+  return banner;
+}
+
+/** The `error` trait: what went wrong and, when known, the fix. */
+export function buildErrorBox(scope: Scope): HTMLElement {
+  const message = h("div", { class: "rtnb-error-message" });
+  const fix = h("div", { class: "rtnb-error-fix" });
+  const box = h("div", { class: "rtnb-error", testid: "error" }, message, fix);
+  box.setAttribute("role", "alert");
+  scope.watch(["error"], () => {
+    const error = scope.model.get("error");
+    box.hidden = !error;
+    box.dataset.code = error?.code ?? "";
+    message.textContent = error?.message ?? "";
+    fix.textContent = error?.fix ? `Fix: ${error.fix}` : "";
+    fix.hidden = !error?.fix;
+  });
+  return box;
+}
