@@ -66,6 +66,7 @@ from rt_notebook.errors import RealtimeError
 from rt_notebook.local import server as local_server
 from rt_notebook.local.backend import LocalRealtime
 from rt_notebook.wire.sdp import check_offer
+from rt_notebook.wire.signaling import MAX_OFFER_BYTES
 
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
@@ -430,7 +431,9 @@ class BenchCalls(local_server.CallsHandler):
         try:
             self.bearer()
             sdp, _session = self._multipart(self.request.headers.get("Content-Type", ""))
-            call_id, answer = await self.upstream.flood_call(check_offer(sdp, max_bytes=65536))
+            call_id, answer = await self.upstream.flood_call(
+                check_offer(sdp, max_bytes=MAX_OFFER_BYTES)
+            )
         except RealtimeError as error:
             self.fail(error)
             return
