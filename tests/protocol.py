@@ -1,11 +1,17 @@
-"""Conformance: events validated by openai-python's models as a tagged union, no extra fields."""
+"""Conformance: events validated by openai-python's models as a tagged union, no extra fields.
+
+Realtime (``openai.types.realtime``) and GPT-Live (``openai.types.live``, strict mode).
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args
 
+from openai.types import live as _live
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+from openai.types.responses import ResponseStreamEvent
 from pydantic import BaseModel, Field, TypeAdapter
 
 
@@ -80,3 +86,74 @@ def assert_in_order(types: Sequence[str], expected: Sequence[str]) -> None:
     assert position == len(expected), (
         f"missing {expected[position]!r} (after {list(expected[:position])}) in {list(types)}"
     )
+
+
+# ---- GPT-Live (openai.types.live), strict -------------------------------------------------------
+#
+# Live events are checked as wire JSON in pydantic's strict mode (no "1" for an int, no 1.0 for
+# an int), then every field the models only accepted as an extra is refused at any depth. The
+# nested Responses event inside ``response.event`` is checked against openai-python's
+# ``ResponseStreamEvent`` the same way. Outgoing client events are also checked against the
+# TypedDict params, which alone catch a missing required-but-nullable key (``delegation_id``).
+
+
+def _tagged(members: tuple[Any, ...]) -> TypeAdapter[Any]:
+    return TypeAdapter(Annotated[Union[members], Field(discriminator="type")])  # noqa: UP007
+
+
+LiveServerEvents = _tagged(_members(_live.ServerEvent))
+"""The 28 server events of a primary Live WebSocket."""
+LiveChannelEvents = _tagged(_members(_live.ConnectServerEvent))
+"""A data channel's or a sideband's server events (adds ``session.paused``/``resumed``)."""
+LiveClientEvents = _tagged(_members(_live.ClientEvent))
+LiveClientKeys = _tagged(get_args(_live.ClientEventParam))
+LiveResponseEvents = _tagged(_members(ResponseStreamEvent))
+"""The Responses stream events a ``response.event`` carries."""
+
+
+def _types(members: tuple[Any, ...]) -> frozenset[str]:
+    return frozenset(get_args(m.model_fields["type"].annotation)[0] for m in members)
+
+
+LIVE_SERVER_TYPES = _types(_members(_live.ServerEvent))
+LIVE_CHANNEL_TYPES = _types(_members(_live.ConnectServerEvent))
+LIVE_CLIENT_TYPES = _types(_members(_live.ClientEvent))
+
+LiveChannel = Literal["websocket", "data_channel", "sideband"]
+
+
+def _strict(adapter: TypeAdapter[Any], value: dict[str, Any], what: str) -> None:
+    model = adapter.validate_json(json.dumps(value), strict=True)
+    unknown = extras(model)
+    assert not unknown, f"{what} has fields outside openai.types.live: {unknown}"
+
+
+def assert_live_server_event(event: dict[str, Any], channel: LiveChannel = "websocket") -> None:
+    """One Live server event is valid for ``channel``, strictly, with nothing unknown."""
+    adapter = LiveServerEvents if channel == "websocket" else LiveChannelEvents
+    _strict(adapter, event, event.get("type", "?"))
+    if event["type"] == "response.event":
+        inner = event["event"]
+        _strict(LiveResponseEvents, inner, f"response.event {inner.get('type')}")
+
+
+def assert_live_client_event(event: dict[str, Any]) -> None:
+    """One Live client event is valid, strictly, with every required key present."""
+    _strict(LiveClientEvents, event, event.get("type", "?"))
+    LiveClientKeys.validate_python(event)
+
+
+def assert_live_conformant(
+    server: Iterable[dict[str, Any]],
+    client: Iterable[dict[str, Any]] = (),
+    channel: LiveChannel = "websocket",
+) -> int:
+    """Validate every Live event; return how many were checked."""
+    count = 0
+    for event in server:
+        assert_live_server_event(event, channel)
+        count += 1
+    for event in client:
+        assert_live_client_event(event)
+        count += 1
+    return count
