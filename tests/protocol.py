@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal, Union, get_args
 from openai.types import live as _live
 from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
 from openai.types.responses import ResponseStreamEvent
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
+
+from rt_notebook.wire.live_config import hosted_tool_option, unknown_fields
 
 
 def _members(alias: Any) -> tuple[Any, ...]:
@@ -32,18 +34,7 @@ SERVER_SESSION_EXTRAS = {"$.session.id", "$.session.object", "$.session.expires_
 
 def extras(value: Any, path: str = "$") -> list[str]:
     """Paths of every field a model accepted only because its config allows extras."""
-    found: list[str] = []
-    if isinstance(value, BaseModel):
-        found += [f"{path}.{key}" for key in (value.model_extra or {})]
-        for name in type(value).model_fields:
-            found += extras(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found += extras(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found += extras(item, f"{path}.{key}")
-    return found
+    return unknown_fields(value, path)
 
 
 def assert_server_event(event: dict[str, Any]) -> None:
@@ -124,7 +115,15 @@ LiveChannel = Literal["websocket", "data_channel", "sideband"]
 
 def _strict(adapter: TypeAdapter[Any], value: dict[str, Any], what: str) -> None:
     model = adapter.validate_json(json.dumps(value), strict=True)
-    unknown = extras(model)
+    session = value.get("session")
+    unknown = [
+        path
+        for path in extras(model)
+        if not (
+            path.startswith("$.session.")
+            and hosted_tool_option(path.removeprefix("$.session."), session)
+        )
+    ]
     assert not unknown, f"{what} has fields outside openai.types.live: {unknown}"
 
 

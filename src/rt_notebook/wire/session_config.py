@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RealtimeError
+from .protocols import protocol_for_model
 
 __all__ = [
     "VOICES",
@@ -21,6 +22,7 @@ __all__ = [
     "apply_update",
     "compose_session",
     "deep_merge",
+    "display_path",
     "merge_layers",
     "prepare_session",
     "validate_session",
@@ -64,6 +66,19 @@ _REMOVED_FIELDS: dict[str, str] = {
     "object": "object is set by the server; remove it",
     "id": "id is set by the server; remove it",
     "expires_at": "expires_at is set by the server; remove it",
+}
+# GPT-Live fields, and what a Realtime session does instead.
+_LIVE_FIELDS: dict[str, str] = {
+    "delegation": "Realtime sessions run tools themselves: use session.tools and "
+    "session.tool_choice",
+    "triggers": "Realtime sessions have no Decisions triggers; remove it",
+    "input": "Realtime sessions start empty: add history with conversation.item.create",
+    "store": "Realtime sessions are not stored for forking; remove it",
+    "safety_identifier": "Realtime sessions take no safety_identifier; remove it",
+    "client": "Realtime data channels are not filtered; remove it (the server extension's "
+    "policy keeps what it forces)",
+    "idle_timeout_s": "use session.audio.input.turn_detection.idle_timeout_ms",
+    "wake_policy": "Realtime sessions do not pause; remove it",
 }
 _BETA_FORMATS = {"pcm16": "audio/pcm", "g711_ulaw": "audio/pcmu", "g711_alaw": "audio/pcma"}
 
@@ -315,9 +330,28 @@ def _check_beta_fields(session: Mapping[str, Any], prefix: str) -> None:
             )
         if key in _REMOVED_FIELDS:
             raise SessionConfigError(f"{prefix}.{key}: {_REMOVED_FIELDS[key]}", f"{prefix}.{key}")
+        if key in _LIVE_FIELDS:
+            raise SessionConfigError(
+                f"{prefix}.{key} is a GPT-Live field, not a Realtime one: {_LIVE_FIELDS[key]}",
+                f"{prefix}.{key}",
+            )
+    model = session.get("model")
+    if isinstance(model, str) and protocol_for_model(model) == "live":
+        raise SessionConfigError(
+            f"{prefix}.model {model!r} is a GPT-Live model: it speaks the Live protocol "
+            "(/v1/live/sessions), not Realtime; use a Realtime model such as gpt-realtime-2.1 "
+            "here, or start a Live session",
+            f"{prefix}.model",
+        )
     audio = session.get("audio")
     if not isinstance(audio, Mapping):
         return
+    if "format" in audio:
+        raise SessionConfigError(
+            f"{prefix}.audio.format is a GPT-Live field: Realtime sets "
+            f"{prefix}.audio.input.format and {prefix}.audio.output.format",
+            f"{prefix}.audio.format",
+        )
     for side in ("input", "output"):
         part = audio.get(side)
         fmt = part.get("format") if isinstance(part, Mapping) else None
@@ -334,7 +368,7 @@ def _check_beta_fields(session: Mapping[str, Any], prefix: str) -> None:
 def _explain(exc: ValidationError, data: Mapping[str, Any], prefix: str) -> SessionConfigError:
     """Turn pydantic's first error into one sentence a user can act on."""
     # The most specific error wins: for a union, the branch that got furthest into the value.
-    errors = [(e, _display_path(e["loc"], data)) for e in exc.errors(include_url=False)]
+    errors = [(e, display_path(e["loc"], data)) for e in exc.errors(include_url=False)]
     err, path = max(errors, key=lambda pair: pair[1].count(".") + pair[1].count("["))
     param = f"{prefix}.{path}" if path else prefix
     kind = err["type"]
@@ -362,7 +396,7 @@ def _explain(exc: ValidationError, data: Mapping[str, Any], prefix: str) -> Sess
     return SessionConfigError(f"{param}: {err['msg']}", param)
 
 
-def _display_path(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+def display_path(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
     """Dotted path of a pydantic error location, without union branch labels."""
     parts: list[str] = []
     node: Any = data
