@@ -2,7 +2,7 @@
 // No DOM here except the (detached) <audio> element that plays the model's voice.
 
 import { now } from "./clock";
-import type { AudioConstraints, EventEntry } from "./generated/protocol";
+import type { AudioConstraints, EventEntry, Track } from "./generated/protocol";
 import type { ClientEvent } from "./messages";
 import { isRealtimeEvent } from "./messages";
 import { Recorder } from "./recorder";
@@ -35,7 +35,7 @@ export interface PeerOptions {
   /** An event could not be sent (e.g. larger than the channel's message limit). */
   onSendError: (event: ClientEvent, error: unknown) => void;
   /** Recorded audio (24 kHz PCM16) of the mic and the assistant; absent = no recording. */
-  onAudio?: (track: "mic" | "assistant", pcm: Int16Array, t: number) => void;
+  onAudio?: (track: Track, pcm: Int16Array, t: number) => void;
 }
 
 /** What the session needs from a peer; tests substitute a fake. */
@@ -189,7 +189,7 @@ export class Peer implements PeerLike {
     }
   }
 
-  private recorder(track: "mic" | "assistant", stream: MediaStream): Recorder | null {
+  private recorder(track: Track, stream: MediaStream): Recorder | null {
     const onAudio = this.options.onAudio;
     if (!this.ctx || !onAudio) return null;
     return new Recorder(this.ctx, stream, (pcm, t) => onAudio(track, pcm, t));

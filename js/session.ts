@@ -5,10 +5,12 @@ import type { AnyModel } from "@anywidget/types";
 import { Batcher } from "./batcher";
 import { AUTOPLAY_BLOCKED, describeError, INSECURE_CONTEXT, WidgetFailure } from "./errors";
 import type {
+  AudioMessage,
   EventEntry,
   HubBudget,
   KernelMessage,
   Status,
+  Track,
   WidgetError,
   WidgetMessage,
   WidgetModel,
@@ -268,8 +270,8 @@ export class Session implements SessionHandle {
       deviceId: this.model.get("mic_device_id") ?? "",
       ...(this.model.get("record_audio")
         ? {
-            onAudio: (track: "mic" | "assistant", pcm: Int16Array, t: number) => {
-              if (current()) this.model.send({ kind: "audio", track, t }, undefined, [pcm]);
+            onAudio: (track: Track, pcm: Int16Array, t: number) => {
+              if (current()) this.sendAudio({ kind: "audio", track, t }, pcm);
             },
           }
         : {}),
@@ -312,6 +314,11 @@ export class Session implements SessionHandle {
         });
       },
     };
+  }
+
+  /** One recorded chunk: the message, and the PCM16 samples as its buffer. */
+  private sendAudio(msg: AudioMessage, pcm: Int16Array): void {
+    this.model.send(msg, undefined, [pcm]);
   }
 
   private record(entry: EventEntry): void {

@@ -11,6 +11,8 @@ export class FakeModel {
   attrs: Partial<WidgetModel>;
   /** Everything the widget sent to the kernel. */
   sent: Record<string, unknown>[] = [];
+  /** The buffers of each sent message, by index. */
+  buffers: unknown[][] = [];
   saves = 0;
   private readonly handlers = new Map<string, Set<Handler>>();
 
@@ -44,8 +46,9 @@ export class FakeModel {
     this.saves += 1;
   }
 
-  send(content: Record<string, unknown>): void {
+  send(content: Record<string, unknown>, _callbacks?: unknown, buffers?: unknown[]): void {
     this.sent.push(content);
+    this.buffers.push(buffers ?? []);
   }
 
   on(name: string, callback: Handler): void {

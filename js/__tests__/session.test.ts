@@ -62,6 +62,30 @@ async function connectViaKernel(h: Harness, answer: Record<string, unknown> = {}
 
 afterEach(() => vi.useRealTimers());
 
+describe("Session recordings", () => {
+  it("sends each recorded chunk as an `audio` message with its PCM as the one buffer", async () => {
+    const h = harness({ record_audio: true });
+    await connectViaKernel(h);
+    const pcm = new Int16Array([1, -2, 3]);
+    h.peer().options.onAudio?.("mic", pcm, 1234.5);
+    const index = h.model.sent.findIndex((m) => m.kind === "audio");
+    expect(h.model.sent[index]).toEqual({ kind: "audio", track: "mic", t: 1234.5 });
+    expect(h.model.buffers[index]).toEqual([pcm]);
+  });
+
+  it("records nothing with record_audio off, or for a call that has ended", async () => {
+    const off = harness({ record_audio: false });
+    await connectViaKernel(off);
+    expect(off.peer().options.onAudio).toBeUndefined();
+    const h = harness({ record_audio: true });
+    await connectViaKernel(h);
+    const onAudio = h.peer().options.onAudio;
+    h.session.disconnect();
+    onAudio?.("assistant", new Int16Array([1]), 1);
+    expect(h.model.sentOfKind("audio")).toEqual([]);
+  });
+});
+
 describe("Session over kernel signaling", () => {
   it("is connected only after session.created, and writes status, backend and call_id", async () => {
     const h = harness({ session_config: { type: "realtime", instructions: "hi" } });
