@@ -22,6 +22,7 @@ from ..analysis.transcript import Transcript
 from ..analysis.usage import PRICES
 from ..wire.events import Direction, EventLog, RealtimeEvent, preload_typed_events
 from ..wire.session_config import apply_update, compose_session, validate_session
+from ..wire.widget_protocol import Status
 from .options import SessionOptions
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
@@ -67,7 +68,7 @@ class SessionCore(SessionAnalysis):
     # ---- what a transport provides ----------------------------------------------------------
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """idle, connecting, connected, interrupted, closed or error."""
         raise NotImplementedError
 

@@ -27,6 +27,7 @@ from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
+from ..wire.widget_protocol import Status
 from .core import SessionCore
 from .options import HeadlessOptions, resolve, signature
 from .recordings import Recordings
@@ -75,7 +76,7 @@ class HeadlessSession(SessionCore):
         self._api_key = api_key if api_key is not None else credentials.api_key
         self._base_url = credentials.base_url
         self._scenario = options["local_scenario"]
-        self._status = "idle"
+        self._status: Status = "idle"
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -102,7 +103,7 @@ class HeadlessSession(SessionCore):
         await self.close()
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """idle, connecting, connected, closed or error."""
         return self._status
 
