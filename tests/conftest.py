@@ -22,7 +22,20 @@ OFFER = (
     "a=rtpmap:111 opus/48000/2\r\n"
     "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
 )
-ANSWER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+ANSWER = (
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+)
+"""An answer to ``OFFER``: its two media sections, in order."""
+
+
+def answer_for(offer: str) -> str:
+    """A minimal SDP answer with one section per section of ``offer`` (as a fake upstream's)."""
+    media = [line.split(" ")[0] for line in offer.splitlines() if line.startswith("m=")]
+    kinds = {"m=audio": "9 UDP/TLS/RTP/SAVPF 111", "m=application": "9 UDP/DTLS/SCTP x"}
+    lines = ["v=0", "o=- 1 2 IN IP4 127.0.0.1", "s=-", "t=0 0"]
+    lines += [f"{m} {kinds.get(m, '0 RTP/AVP 0')}" for m in media]
+    return "\r\n".join(lines) + "\r\n"
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """A fake of OpenAI's Realtime HTTP and sideband API, for the service's integration tests.
 
-It answers ``POST /v1/realtime/calls`` with a canned SDP answer and a ``Location``, accepts
-sideband sockets (``/v1/realtime?call_id=…``), records every request with its Authorization
-header, and lets a test push server events into a call. It runs on its own thread and loop.
+It answers ``POST /v1/realtime/calls`` with a minimal SDP answer to the offer and a
+``Location``, accepts sideband sockets (``/v1/realtime?call_id=…``), records every request
+with its Authorization header, and lets a test push server events into a call. It runs on its
+own thread and loop.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tornado import httputil, web, websocket
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-ANSWER = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+from tests.conftest import answer_for
 
 
 @dataclass
@@ -88,13 +89,14 @@ class _Calls(_Handler):
         httputil.parse_body_arguments(content_type, self.request.body, args, files)
         part = files["session"][0].body if "session" in files else args["session"][0]
         session = json.loads(part)
+        sdp = files["sdp"][0].body if "sdp" in files else args["sdp"][0]
         call_id = f"rtc_{secrets.token_hex(12)}"
         auth = self.request.headers.get("Authorization", "")
         self.fake.calls[call_id] = FakeCall(call_id, session, auth)
         self.set_status(201)
         self.set_header("Location", f"/v1/realtime/calls/{call_id}")
         self.set_header("Content-Type", "application/sdp")
-        self.finish(ANSWER)
+        self.finish(answer_for(sdp.decode()))
 
 
 class _Hangup(_Handler):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RealtimeError
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
-from ..wire.signaling import CallAnswer
+from ..wire.signaling import CallAnswer, check_depth
 from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
@@ -187,6 +187,7 @@ class LocalRealtime:
 
     def session_config(self, requested: object) -> dict[str, Any]:
         """The effective session for a request: our defaults updated with a valid config."""
+        check_depth(requested, "session")
         try:
             update = validate_session({} if requested is None else requested)
         except SessionConfigError as exc:

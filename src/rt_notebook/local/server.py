@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,14 +12,14 @@ from tornado import httputil, web, websocket
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from ..errors import RealtimeError
+from ..errors import RealtimeError, redacting_logger
 from ..wire.sdp import check_offer
 from ..wire.signaling import MAX_OFFER_BYTES, read_json_object
 from .access import Access, requested_headers
 from .backend import EndedSession, LocalRealtime
 from .engine import SessionEngine
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 _closing: set[asyncio.Future[None]] = set()  # sessions being closed after their socket went
 
@@ -188,7 +187,7 @@ class CallsHandler(_Handler):
             )
         try:
             session = json.loads(session_text) if session_text else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RealtimeError(
                 400, "invalid_json", "The 'session' part must be JSON.", param="session"
             ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -10,6 +11,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
+from ..errors import REDACTING
 from ..wire.openai_http import OpenAIRealtimeHTTP
 from ..wire.session_config import SessionConfigError, validate_session
 from ..wire.signaling import (
@@ -168,6 +170,10 @@ class RealtimeExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build the long-lived objects the handlers share."""
+        serverapp_log = self.serverapp.log if self.serverapp else self.log
+        for logger in (self.log, serverapp_log, logging.getLogger("tornado.application")):
+            if REDACTING not in logger.filters:
+                logger.addFilter(REDACTING)  # the handlers' log lines, redacted
         self.key_source = ApiKeySource(self.api_key, self.api_key_file)
         self.http_client = httpx.AsyncClient(follow_redirects=False)
         self.openai = OpenAIRealtimeHTTP(

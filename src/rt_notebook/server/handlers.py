@@ -40,11 +40,6 @@ class _RealtimeHandler(APIHandler):
             self.set_header("Retry-After", error.retry_after)
         self.finish(json.dumps(error.to_json()))
 
-    def _body(self, offer_bytes: int = 0) -> dict[str, Any]:
-        """The JSON object body, with room for a session and an offer of ``offer_bytes``."""
-        limit = offer_bytes + signaling.SESSION_BODY_ALLOWANCE
-        return signaling.read_json_object(self.request.body, limit=limit)
-
     def _user_key(self) -> str:
         """Who a request is, for the rate limit and the logs: the authenticated Jupyter user.
 
@@ -74,6 +69,45 @@ class _RealtimeHandler(APIHandler):
             )
 
 
+@web.stream_request_body
+class _JsonBodyHandler(_RealtimeHandler):
+    """A POST of a JSON object, refused by ``Content-Length`` before it is read and capped as
+    it streams in (a chunked upload over the limit is discarded as it arrives, then refused)."""
+
+    offer_room = False
+    """Whether the body carries an SDP offer besides a session."""
+
+    def _limit(self) -> int:
+        offer = int(self.rt.max_offer_bytes) if self.offer_room else 0
+        return offer + signaling.SESSION_BODY_ALLOWANCE
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._received, self._over = bytearray(), False
+        if self._finished:
+            return
+        if not self.current_user:
+            raise web.HTTPError(403)  # before reading a byte of the body
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._limit():
+            self._over = True
+            self.log.warning("rt_notebook: refused a %s-byte body unread", declared)
+            self._fail(signaling.body_too_large(self._limit()))
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._over or len(self._received) + len(chunk) > self._limit():
+            self._over = True
+            self._received.clear()
+            return
+        self._received += chunk
+
+    def _body(self) -> dict[str, Any]:
+        """The JSON object body; a 413 when it was over the limit, a 400 when it is not one."""
+        if self._over:
+            raise signaling.body_too_large(self._limit())
+        return signaling.read_json_object(bytes(self._received), limit=self._limit())
+
+
 class StatusHandler(_RealtimeHandler):
     """``GET api/rt-notebook/status``: what the widget needs to know before connecting."""
 
@@ -100,15 +134,17 @@ class StatusHandler(_RealtimeHandler):
         self.finish(json.dumps(status))
 
 
-class CallsHandler(_RealtimeHandler):
+class CallsHandler(_JsonBodyHandler):
     """``POST api/rt-notebook/calls``: ``{sdp, session}`` in, ``{sdp, call_id, session}`` out."""
+
+    offer_room = True
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         rt = self.rt
         try:
-            body = self._body(offer_bytes=rt.max_offer_bytes)
+            body = self._body()
             request = signaling.read_call_request(
                 body, policy=rt.session_policy(), max_offer_bytes=rt.max_offer_bytes
             )
@@ -134,7 +170,7 @@ class CallsHandler(_RealtimeHandler):
         self.finish(json.dumps(reply))
 
 
-class ClientSecretsHandler(_RealtimeHandler):
+class ClientSecretsHandler(_JsonBodyHandler):
     """``POST api/rt-notebook/client-secrets``: mint an ``ek_…`` key for a session."""
 
     @web.authenticated

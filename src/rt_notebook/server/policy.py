@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import defaultdict, deque
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from ..errors import redacting_logger, register_secret
+
+log = redacting_logger(__name__)
 
 
 class ApiKeySource:
@@ -36,7 +37,9 @@ class ApiKeySource:
                     )
                 self._stamp, self._file_key, self._warned = None, None, True
             if self._file_key:
+                register_secret(self._file_key)
                 return self._file_key
+        register_secret(self._key)
         return self._key
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets
 
+from ..errors import redact, redacting_logger
 from ..wire.events import as_dicts
 from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RealtimeSession"]
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 
 class RealtimeSession(SessionCore):
@@ -154,7 +154,7 @@ class RealtimeSession(SessionCore):
             yield
 
     def _show_error(self, text: str) -> None:
-        self.output.append_stderr(text)
+        self.output.append_stderr(redact(text))
 
     def _on_frontend_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None

@@ -11,7 +11,6 @@ import contextlib
 import copy
 import inspect
 import io
-import logging
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, TypeVar, overload
 from ..analysis.recorded import SessionAnalysis
 from ..analysis.transcript import Transcript
 from ..analysis.usage import PRICES
+from ..errors import redacting_logger
 from ..wire.events import Direction, EventLog, RealtimeEvent, preload_typed_events
 from ..wire.session_config import apply_update, compose_session, validate_session
 from ..wire.widget_protocol import Status
@@ -27,7 +27,7 @@ from .options import SessionOptions
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 Handler = Callable[[RealtimeEvent], Any]
 _MAX_REPORT = 2000  # characters of a bad event's traceback shown

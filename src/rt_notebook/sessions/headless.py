@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 import time
 import wave
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import websockets
 
-from ..errors import RealtimeError, scrub_secrets
+from ..errors import RealtimeError, redact, redacting_logger
 from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
 from ..wire.sideband import websocket_url
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HeadlessSession", "read_wav"]
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 
 def _now_ms() -> float:
@@ -341,7 +340,7 @@ def _refused(exc: Any) -> RealtimeError:
         message = json.loads(body)["error"]["message"]
     except (ValueError, KeyError, TypeError):
         message = body.decode(errors="replace")[:200] or "refused"
-    message = scrub_secrets(str(message))
+    message = redact(str(message))
     if status in (401, 403):
         return RealtimeError(502, "openai_key_rejected", f"The API key was rejected: {message}")
     return RealtimeError(

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-from traitlets import Bool, Dict, Enum, TraitType, Unicode
+from traitlets import Bool, Dict, Enum, TraitType, Unicode, validate
 
+from ..errors import redact
 from ..wire.widget_protocol import TRAIT, literal_values
 
 STATIC = Path(__file__).parent.parent / "static"
@@ -50,3 +51,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     audio_constraints = synced("audio_constraints")
     record_audio = synced("record_audio")
     local_options = synced("local_options")
+
+    @validate("error")
+    def _redacted_error(self, proposal: Any) -> Any:
+        """Whoever sets it (the browser too), the error holds no key."""
+        return redact(proposal["value"])

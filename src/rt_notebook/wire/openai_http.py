@@ -7,8 +7,8 @@ message a user can act on, with anything key-shaped scrubbed out.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
-from ..errors import RealtimeError, scrub_secrets
+from ..errors import RealtimeError, redact, redacting_logger, register_secret
 from .scenario import Scenario
 from .signaling import OPENAI_BASE_URL, CallAnswer
 
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["OPENAI_BASE_URL", "CallAnswer", "OpenAIRealtimeHTTP", "call_id_from_location"]
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
+
+MAX_ANSWER_BYTES = 1 << 20
+"""The most an upstream answer may hold (an SDP answer or a key is a few KB)."""
 
 KEY_HELP = (
     "set OPENAI_API_KEY in the environment of the Jupyter server, or point "
@@ -77,16 +80,9 @@ class OpenAIRealtimeHTTP:
             "session": (None, json.dumps(session).encode(), "application/json"),
         }
         response = await self._post("/realtime/calls", files=files)
-        answer = response.text
-        if not answer.startswith("v=0"):
-            raise RealtimeError(
-                502,
-                "upstream_bad_answer",
-                f"{self._base_url}/realtime/calls answered {response.status_code} without an SDP "
-                "answer; check RealtimeExtension.api_base_url",
-            )
+        # signaling.create_call accepts only SDP that answers the offer
         return CallAnswer(
-            sdp=answer, call_id=call_id_from_location(response.headers.get("location"))
+            sdp=response.text, call_id=call_id_from_location(response.headers.get("location"))
         )
 
     async def create_client_secret(
@@ -122,15 +118,16 @@ class OpenAIRealtimeHTTP:
 
     async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
         key = self._api_key()
+        register_secret(key)
         if not key:
             raise RealtimeError(503, "no_api_key", f"No OpenAI API key is configured: {KEY_HELP}")
         url = f"{self._base_url}{path}"
         headers = {"Authorization": f"Bearer {key}", "User-Agent": f"rt_notebook/{__version__}"}
-        try:
-            response = await self._client.post(
-                url, headers=headers, timeout=self._timeout, **kwargs
+        try:  # request_timeout bounds the whole exchange, not each read
+            response = await asyncio.wait_for(
+                self._exchange(url, headers, **kwargs), timeout=self._timeout
             )
-        except httpx.TimeoutException:
+        except (asyncio.TimeoutError, httpx.TimeoutException):
             raise RealtimeError(
                 504,
                 "upstream_timeout",
@@ -138,7 +135,7 @@ class OpenAIRealtimeHTTP:
                 "(RealtimeExtension.request_timeout); try again",
             ) from None
         except httpx.HTTPError as exc:
-            reason = scrub_secrets(str(exc) or type(exc).__name__, key)
+            reason = redact(str(exc) or type(exc).__name__, key)
             raise RealtimeError(
                 502,
                 "upstream_unreachable",
@@ -149,11 +146,38 @@ class OpenAIRealtimeHTTP:
             return response
         raise _map_error(response, url, key)
 
+    async def _exchange(self, url: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
+        """POST and read the answer, refusing one over ``MAX_ANSWER_BYTES`` as it arrives."""
+        too_large = RealtimeError(
+            502,
+            "upstream_too_large",
+            f"{url} sent more than {MAX_ANSWER_BYTES} bytes; check RealtimeExtension.api_base_url",
+        )
+        async with self._client.stream(
+            "POST", url, headers=headers, timeout=self._timeout, **kwargs
+        ) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise too_large
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise too_large
+        decoded = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        }
+        return httpx.Response(
+            response.status_code, headers=decoded, content=bytes(body), request=response.request
+        )
+
 
 def _map_error(response: httpx.Response, url: str, key: str) -> RealtimeError:
     status = response.status_code
     upstream_code, detail, param = _error_detail(response)
-    detail = scrub_secrets(detail, key)
+    detail = redact(detail, key)
     said = f" OpenAI said: {detail}" if detail else ""
     if status in (401, 403):
         return RealtimeError(

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import websockets
 
-from ..errors import scrub_secrets
+from ..errors import redact, redacting_logger
 
-log = logging.getLogger(__name__)
+log = redacting_logger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
 
@@ -157,4 +156,4 @@ def websocket_url(api_base_url: str) -> str:
 
 def describe_failure(exc: BaseException, key: str | None) -> str:
     """A loggable reason, with nothing key-shaped in it."""
-    return scrub_secrets(f"{type(exc).__name__}: {exc}", key)
+    return redact(f"{type(exc).__name__}: {exc}", key)

@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import RealtimeError
+from ..errors import RealtimeError, register_secret
 from .scenario import Scenario, scenario_from_request
-from .sdp import check_offer
+from .sdp import check_answer, check_offer
 from .session_config import SessionConfigError, prepare_session
 from .widget_protocol import BackendName, BackendSetting, CallError
 
@@ -32,7 +32,10 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 """Where the Realtime API lives unless configured otherwise."""
 
 MAX_OFFER_BYTES = 65536
-"""The largest SDP offer accepted by default (a browser's is a few KB)."""
+"""The largest SDP offer accepted by default (a browser's is a few KB); answers too."""
+
+MAX_JSON_DEPTH = 64
+"""How deeply a request's JSON may nest (a realistic tool schema needs a dozen levels)."""
 
 SESSION_BODY_ALLOWANCE = 1 << 20
 """Room in a request body for the session (instructions, tool schemas) beside the offer."""
@@ -57,6 +60,7 @@ class Credentials:
 
 def env_credentials() -> Credentials:
     """``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` as the environment has them now."""
+    register_secret(os.environ.get("OPENAI_API_KEY"))
     return Credentials(
         api_key=os.environ.get("OPENAI_API_KEY") or None,
         base_url=os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL,
@@ -128,6 +132,7 @@ class SessionPolicy:
 
     def prepare(self, requested: object) -> dict[str, Any]:
         """The session to send upstream; a 400 :class:`RealtimeError` when it is invalid."""
+        check_depth(requested, "session")
         try:
             return prepare_session(
                 requested,
@@ -157,14 +162,20 @@ def read_json_object(
     """A request body that must be a JSON object (an empty one reads as ``empty``); a 413 over
     ``limit`` bytes, a 400 otherwise."""
     if limit is not None and len(body) > limit:
-        raise RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
+        raise body_too_large(limit)
     try:
         value = json.loads(body) if body else empty
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         value = None
     if not isinstance(value, dict):
         raise RealtimeError(400, "invalid_json", "The body must be a JSON object")
+    check_depth(value, "body")
     return value
+
+
+def body_too_large(limit: int) -> RealtimeError:
+    """The 413 for a request body over ``limit`` bytes."""
+    return RealtimeError(413, "body_too_large", f"The request body is over {limit} bytes")
 
 
 def read_call_request(
@@ -175,14 +186,46 @@ def read_call_request(
 ) -> CallRequest:
     """``{sdp, session, local?}`` (the widget's request) checked; a 4xx :class:`RealtimeError`
     names what is wrong."""
+    check_depth(body, "body")
     offer = check_offer(body.get("sdp"), max_bytes=max_offer_bytes)
     session = (policy or SessionPolicy()).prepare(body.get("session"))
     return CallRequest(offer, session, scenario_from_request(body.get("local")))
 
 
+def check_depth(value: object, param: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """A 400 when JSON nests deeper than ``limit`` (checked without recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: list[object] = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            raise RealtimeError(
+                400,
+                "too_deep",
+                f"The {param} nests deeper than {limit} levels; flatten it",
+                param=param,
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
 async def create_call(backend: RealtimeBackend, request: CallRequest) -> CallAnswer:
-    """Start the call a request asks for on ``backend``."""
-    return await backend.create_call(request.sdp, request.session, scenario=request.scenario)
+    """Start the call a request asks for on ``backend``; only SDP that answers the offer (one
+    section per offered one, same media, same order) comes back, whatever the backend sent."""
+    answer = await backend.create_call(request.sdp, request.session, scenario=request.scenario)
+    try:
+        sdp = check_answer(answer.sdp, request.sdp, max_bytes=MAX_OFFER_BYTES)
+    except ValueError as exc:
+        raise RealtimeError(
+            502,
+            "upstream_bad_answer",
+            f"The {backend.name} backend's answer is not a usable SDP answer: {exc}",
+        ) from None
+    return CallAnswer(sdp=sdp, call_id=answer.call_id)
 
 
 def error_body(error: RealtimeError) -> CallError:
