@@ -64,6 +64,7 @@ from tornado.netutil import bind_sockets
 
 from rt_notebook.errors import RealtimeError
 from rt_notebook.local import server as local_server
+from rt_notebook.local.access import Access
 from rt_notebook.local.backend import LocalRealtime
 from rt_notebook.wire.sdp import check_offer
 from rt_notebook.wire.signaling import MAX_OFFER_BYTES
@@ -73,6 +74,7 @@ ROOT = SCRIPT.parents[1]
 sys.path.insert(0, str(ROOT))  # tests.e2e.harness: the browser tests' Jupyter/Chromium helpers
 
 from tests.e2e.harness import (  # noqa: E402
+    KERNEL_EXECUTE,
     Browser,
     JupyterServer,
     NotebookPage,
@@ -85,6 +87,80 @@ from tests.e2e.harness import (  # noqa: E402
 
 Json = dict[str, Any]
 TOOL = "bench_tool"
+HOUR_TURNS = 360  # an hour-long session for P4: a turn every 10 s, ~49 events each
+
+
+def load() -> str:
+    """The machine's load average now, for printing beside figures (the machine is shared)."""
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def evaluate(page: Any, script: str, arg: Any = None, timeout: float = 30.0) -> Any:
+    """``page.evaluate`` with a time limit: Playwright's has none, and a page call that never
+    settles would leave the servers running."""
+    ms = int(timeout * 1000)
+    bounded = f"""async (arg) => {{
+      const call = {script};
+      let timer;
+      const limit = new Promise((_, fail) => {{
+        timer = setTimeout(() => fail(new Error("page call timed out after {ms} ms")), {ms});
+      }});
+      try {{ return await Promise.race([Promise.resolve(call(arg)), limit]); }}
+      finally {{ clearTimeout(timer); }}
+    }}"""
+    return page.evaluate(bounded, arg)
+
+
+def kernel_run(page: NotebookPage, code: str, timeout: float = 30.0) -> str:
+    """Execute code in the notebook's kernel (bounded); return its stdout."""
+    result = evaluate(page.page, KERNEL_EXECUTE, code, timeout)
+    if result["status"] != "ok":
+        raise RuntimeError(f"kernel error running {code!r}:\n{result['error']}")
+    return str(result["out"])
+
+
+def kernel_query(page: NotebookPage, expression: str, timeout: float = 30.0) -> Any:
+    """The JSON value of a Python expression in the kernel (bounded)."""
+    return json.loads(kernel_run(page, f"print(json.dumps({expression}, default=str))", timeout))
+
+
+class Deadline:
+    """The whole run's time limit: at ``seconds`` the main thread is interrupted (so every
+    ``finally`` tears down the browser, Jupyter and its kernel, the upstream); if it is still
+    alive a minute later, the processes it started are killed and it exits."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.pids: list[int] = []  # processes to kill in the last resort (e.g. the kernel)
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        import _thread
+
+        self.expired = True
+        print(f"  deadline of {self.seconds:.0f} s reached: stopping", flush=True)
+        _thread.interrupt_main()
+        last = threading.Timer(60.0, self._kill)
+        last.daemon = True
+        last.start()
+
+    def _kill(self) -> None:
+        print("  teardown did not finish within 60 s: killing what the bench started", flush=True)
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # Jupyter runs as the leader of its own group
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(3)
 
 
 @dataclass(frozen=True)
@@ -94,10 +170,31 @@ class Profile:
     rate_seconds: float
     burst: int
     tool_calls: int
+    hour_turns: int  # P4: turns sent (HOUR_TURNS = an hour)
+    renders: int  # first render: cells per kind
+    deadline_s: float  # the whole run
 
 
-FULL = Profile(connect_runs=20, rate=200.0, rate_seconds=15.0, burst=5000, tool_calls=30)
-QUICK = Profile(connect_runs=6, rate=200.0, rate_seconds=5.0, burst=5000, tool_calls=10)
+FULL = Profile(
+    connect_runs=20,
+    rate=200.0,
+    rate_seconds=15.0,
+    burst=5000,
+    tool_calls=30,
+    hour_turns=HOUR_TURNS,
+    renders=6,
+    deadline_s=420.0,
+)
+QUICK = Profile(
+    connect_runs=6,
+    rate=200.0,
+    rate_seconds=5.0,
+    burst=5000,
+    tool_calls=10,
+    hour_turns=HOUR_TURNS // 4,
+    renders=3,
+    deadline_s=240.0,
+)
 
 
 # ---- GA server events the flood peer sends (shared with the validation in the parent) ----------
@@ -175,6 +272,28 @@ def text_response_end(where: Json, text: str) -> list[Json]:
         ev("response.output_item.done", response_id=resp_id, output_index=0, item=item),
         ev("response.done", response=response(resp_id, "completed", [item])),
     ]
+
+
+def hour_turn(k: int) -> list[Json]:
+    """One turn of P4's hour: a text response of 40 deltas whose ``response.done`` has usage."""
+    where, opening = text_response("h")
+    deltas = [{**text_delta(where, "h", k), "delta": "word "} for _ in range(40)]
+    *rest, done = text_response_end(where, "word " * 40)
+    usage = {
+        "total_tokens": 1300,
+        "input_tokens": 1200,
+        "output_tokens": 100,
+        "input_token_details": {
+            "text_tokens": 200,
+            "audio_tokens": 1000,
+            "image_tokens": 0,
+            "cached_tokens": 600,
+            "cached_tokens_details": {"text_tokens": 100, "audio_tokens": 500, "image_tokens": 0},
+        },
+        "output_token_details": {"text_tokens": 20, "audio_tokens": 80},
+    }
+    done["response"]["usage"] = usage
+    return [*opening, *deltas, *rest, done]
 
 
 def function_call(i: int) -> tuple[str, list[Json], int]:
@@ -355,6 +474,16 @@ class FloodCall:
         drained = await self.drained()
         return {"sent": n, "first": first, "last": last, "drained": drained}
 
+    async def hour(self, turns: int) -> Json:
+        """``turns`` turns of P4's hour, as fast as aiortc drains them."""
+        first, sent = time.time(), 0
+        for k in range(turns):
+            for event in hour_turn(k):
+                self.send(event)
+                sent += 1
+            await self.drained()
+        return {"turns": turns, "sent": sent, "first": first, "last": time.time()}
+
     async def tools(self, n: int, gap: float) -> Json:
         """``n`` function calls, one at a time; each waits for its output and follow-up."""
         loop = asyncio.get_running_loop()
@@ -408,6 +537,8 @@ class Upstream:
             return await call.burst(int(body["n"]))
         if action == "tools":
             return await call.tools(int(body["n"]), float(body["gap"]))
+        if action == "hour":
+            return await call.hour(int(body["turns"]))
         if action == "samples":
             return {"samples": list(call.samples.values())}
         raise ValueError(f"unknown action {action!r}")
@@ -420,8 +551,10 @@ class Upstream:
 class BenchCalls(local_server.CallsHandler):
     """``POST /v1/realtime/calls``: the local backend's handler, or the flood peer."""
 
-    def initialize(self, backend: LocalRealtime, upstream: Upstream) -> None:  # type: ignore[override]
-        super().initialize(backend)
+    def initialize(  # type: ignore[override]
+        self, backend: LocalRealtime, access: Access, upstream: Upstream
+    ) -> None:
+        super().initialize(backend, access)
         self.upstream = upstream
 
     async def post(self) -> None:
@@ -462,7 +595,7 @@ async def upstream_main() -> None:
     """``--upstream``: serve on a free loopback port (printed as JSON) until stdin closes."""
     loopback_only()
     backend, upstream = LocalRealtime(), Upstream()
-    local = {"backend": backend}
+    local = {"backend": backend, "access": Access.create(host="127.0.0.1")}
     app = web.Application(
         [
             (r"/v1/realtime/calls", BenchCalls, {**local, "upstream": upstream}),
@@ -634,6 +767,7 @@ def _on_delta(event, _now=time.time, _keep=_stream.append):
     _keep((_now(), event.t, event.raw.get("event_id")))
 
 s.on("response.output_text.delta", _on_delta)
+s.budget_usd = 1e9  # never reached: every response.done still checks the cost (P4)
 
 @s.on("session.created")
 def _on_created(event):
@@ -699,7 +833,7 @@ def stats(values: list[float]) -> Json:
 def widget_connect(page: NotebookPage) -> Json:
     """Click Connect; ms to ``session.created`` in the Python handler (and in the browser)."""
     since = page.events.mark()
-    t0 = page.page.evaluate(CLICK_CONNECT)
+    t0 = evaluate(page.page, CLICK_CONNECT)
     found = wait_for(
         lambda: [r for r in page.events.records()[since:] if r.get("kind") == "created"],
         timeout=20,
@@ -721,7 +855,7 @@ def widget_disconnect(page: NotebookPage) -> None:
 
 def measure_connect(page: NotebookPage, bare: Any, upstream: str, runs: int) -> Json:
     """P1: widget and bare page alternately (order swapped each round), warm-up dropped."""
-    session = page.query("s.widget.session_config")
+    session = kernel_query(page, "s.widget.session_config")
     widget: list[Json] = []
     plain: list[Json] = []
     for round_ in range(runs + 1):
@@ -732,7 +866,7 @@ def measure_connect(page: NotebookPage, bare: Any, upstream: str, runs: int) -> 
                 widget_disconnect(page)
             else:
                 plain.append(
-                    bare.evaluate("([b, s]) => window.connectOnce(b, s)", [upstream, session])
+                    evaluate(bare, "([b, s]) => window.connectOnce(b, s)", [upstream, session])
                 )
             time.sleep(0.3)  # let the backend close the call
     w_ms = [r["ms"] for r in widget[1:]]
@@ -751,7 +885,7 @@ def measure_connect(page: NotebookPage, bare: Any, upstream: str, runs: int) -> 
 
 
 def kernel_count(page: NotebookPage) -> int:
-    return int(page.query("len(_stream)"))
+    return int(kernel_query(page, "len(_stream)"))
 
 
 def wait_delivered(page: NotebookPage, target: int, stall: float, limit: float) -> int:
@@ -814,14 +948,14 @@ def measure_stream(
     page: NotebookPage, upstream: UpstreamProcess, profile: Profile, dump: Path
 ) -> Json:
     """P2: steady rate, then the burst; the kernel's arrival times are fetched at the end."""
-    page.run("_stream.clear()")
+    kernel_run(page, "_stream.clear()")
     rate = upstream.control(
         "rate", timeout=profile.rate_seconds + 60, rate=profile.rate, seconds=profile.rate_seconds
     )
     wait_delivered(page, rate["sent"], stall=5, limit=30)
     burst = upstream.control("burst", timeout=90, n=profile.burst)
     wait_delivered(page, rate["sent"] + burst["sent"], stall=8, limit=90)
-    page.run(f"Path({str(dump)!r}).write_text(json.dumps(_stream))")
+    kernel_run(page, f"Path({str(dump)!r}).write_text(json.dumps(_stream))")
     records = [(float(a), float(b), str(eid)) for a, b, eid in json.loads(dump.read_text())]
     return {
         "rate": {
@@ -847,7 +981,7 @@ def measure_tools(page: NotebookPage, upstream: UpstreamProcess, calls: int) -> 
     """P3: round trip arguments.done → function_call_output, minus the tool's own time, and
     where the time goes (upstream → browser → kernel → tool → browser → upstream)."""
     result = upstream.control("tools", timeout=calls * 16 + 10, n=calls, gap=0.2)
-    kernel = page.query(TOOL_TIMES)
+    kernel = kernel_query(page, TOOL_TIMES)
     parts: dict[str, list[float]] = {k: [] for k in ("to_browser", "to_tool", "to_wire", "back")}
     round_trip, tool, overhead, errors = [], [], [], []
     for call in result["calls"]:
@@ -881,6 +1015,145 @@ def measure_tools(page: NotebookPage, upstream: UpstreamProcess, calls: int) -> 
     }
 
 
+def proc_rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_heap_mb(cdp: Any) -> float:
+    """The page's used JS heap after a full GC, MB (Chrome DevTools Protocol)."""
+    cdp.send("HeapProfiler.collectGarbage")
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return float(metrics["JSHeapUsedSize"]) / 2**20
+
+
+def measure_hour(
+    page: NotebookPage, upstream: UpstreamProcess, turns: int, deadline: Deadline
+) -> Json:
+    """P4: an hour-long session's kernel and browser memory. ``turns`` text turns (an hour is
+    HOUR_TURNS, a turn every 10 s) are sent as fast as they go; growth is scaled to an hour."""
+    kernel_run(page, 's.off("response.output_text.delta"); _stream.clear(); import gc')
+    pid = int(kernel_query(page, "__import__('os').getpid()"))
+    deadline.pids.append(pid)
+    cdp = page.context.new_cdp_session(page.page)
+    cdp.send("Performance.enable")
+    count0 = int(kernel_query(page, "len(s.events)"))
+    kernel_run(page, "gc.collect()")
+    rss0, cpu0, heap0 = proc_rss_mb(pid), proc_cpu_s(pid), browser_heap_mb(cdp)
+    sent = upstream.control("hour", timeout=turns * 2 + 60, turns=turns)
+    target = count0 + int(sent["sent"])
+    start = time.monotonic()
+    count = count0
+    while count < target and time.monotonic() - start < 60:
+        time.sleep(0.5)
+        count = int(kernel_query(page, "len(s.events)"))
+    kernel_run(page, "gc.collect()")
+    rss1, cpu1, heap1 = proc_rss_mb(pid), proc_cpu_s(pid), browser_heap_mb(cdp)
+    spent = kernel_query(page, "s.cost()['cost_usd']")
+    in_memory = kernel_query(page, "len(s.events) - getattr(s.events, 'spilled', 0)")
+    scale = HOUR_TURNS / turns
+    return {
+        "turns": turns,
+        "events_sent": sent["sent"],
+        "events_in_kernel": count - count0,
+        "events_in_kernel_memory": in_memory,
+        "send_s": round(sent["last"] - sent["first"], 1),
+        "scale_to_hour": scale,
+        "kernel_rss_growth_mb": round(rss1 - rss0, 1),
+        "kernel_cpu_s": round(cpu1 - cpu0, 2),
+        "browser_heap_growth_mb": round(heap1 - heap0, 1),
+        "hour_kernel_rss_growth_mb": round((rss1 - rss0) * scale, 1),
+        "hour_kernel_cpu_s": round((cpu1 - cpu0) * scale, 1),
+        "hour_browser_heap_growth_mb": round((heap1 - heap0) * scale, 1),
+        "kernel_rss_mb_end": round(rss1, 1),
+        "browser_heap_mb_end": round(heap1, 1),
+        "cost_usd_seen": spent,
+    }
+
+
+# Insert a code cell at the end, run it, and time until ``selector`` gains an element; the
+# cell is deleted afterwards.
+RENDER_CELL = """async ([code, selector]) => {
+  const app = window.jupyterapp;
+  const notebook = app.shell.currentWidget.content;
+  const count = () => document.querySelectorAll(selector).length;
+  const before = count();
+  notebook.activeCellIndex = notebook.widgets.length - 1;
+  await app.commands.execute("notebook:insert-cell-below");
+  notebook.activeCell.model.sharedModel.setSource(code);
+  const shown = new Promise((resolve) => {
+    const observer = new MutationObserver(() => {
+      if (count() > before) { observer.disconnect(); resolve(performance.now()); }
+    });
+    observer.observe(document.body, {childList: true, subtree: true});
+  });
+  const t0 = performance.now();
+  app.commands.execute("notebook:run-cell");
+  const t1 = await shown;
+  await app.commands.execute("notebook:delete-cell");
+  return t1 - t0;
+}"""
+
+
+def measure_render(page: NotebookPage, n: int) -> Json:
+    """First render: a cell that displays a new session → its Connect button in the page,
+    against a cell that displays a plain ipywidgets Button (alternating, first of each
+    dropped)."""
+    kinds = {
+        "session": ("rt.RealtimeSession()", "[data-testid=connect]"),
+        "button": ("import ipywidgets; ipywidgets.Button(description='r')", ".widget-button"),
+    }
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    for _ in range(n + 1):
+        for kind, (code, selector) in kinds.items():
+            times[kind].append(float(evaluate(page.page, RENDER_CELL, [code, selector], 30)))
+    session, button = times["session"][1:], times["button"][1:]
+    return {
+        "session_ms": stats(session),
+        "button_ms": stats(button),
+        "ratio_median": round(float(np.median(session) / np.median(button)), 2),
+        "first_session_ms": round(times["session"][0], 1),
+    }
+
+
+IMPORT_TIMER = (
+    "import sys, time; t = time.perf_counter(); import rt_notebook; "
+    "print(time.perf_counter() - t, 'pydantic' in sys.modules)"
+)
+
+
+def measure_import(runs: int = 7) -> Json:
+    """``import rt_notebook`` in a fresh interpreter, timed inside it (startup excluded)."""
+    seconds, pydantic = [], []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT_TIMER],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
+        seconds.append(float(out[0]))
+        pydantic.append(out[1] == "True")
+    return {
+        "runs": runs,
+        "median_s": round(float(np.median(seconds)), 3),
+        "min_s": round(min(seconds), 3),
+        "max_s": round(max(seconds), 3),
+        "pydantic_imported": any(pydantic),
+        "load": load(),
+    }
+
+
 def validate(events: list[Json]) -> Json:
     """Each event GA-valid per openai-python's models (tests/protocol.py)."""
     from tests.protocol import assert_server_event
@@ -906,6 +1179,7 @@ def builder_samples() -> list[Json]:
         *calls,
         *item_ack(item),
         *empty_response(),
+        *hour_turn(0)[-1:],
     ]
 
 
@@ -922,13 +1196,60 @@ def guarded(name: str, errors: Json, step: Callable[[], Json]) -> Json:
 def run(args: argparse.Namespace) -> Json:
     profile = QUICK if args.quick else FULL
     started = time.monotonic()
-    before = validate(builder_samples())
-    if before["invalid"]:
-        raise RuntimeError(f"the flood peer's events are not GA-valid: {before['invalid']}")
-    workdir = Path(tempfile.mkdtemp(prefix="rtnb-latency-"))
     errors: Json = {}
     report: Json = {}
+    with Deadline(args.deadline or profile.deadline_s) as deadline:
+        try:
+            phases(args, profile, deadline, started, report, errors)
+        except KeyboardInterrupt:
+            errors["deadline"] = (
+                f"stopped after {time.monotonic() - started:.0f} s"
+                if deadline.expired
+                else "interrupted"
+            )
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "shared": "other work on this machine changes the figures",
+            "python": platform.python_version(),
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "profile": "quick" if args.quick else "full",
+        "setup": {
+            "widget": "JupyterLab + rt_notebook extension (backend=openai → upstream), "
+            "RealtimeSession defaults, muted, record_audio on, budget_usd set",
+            "bare_page": "own origin, POST straight to the upstream (CORS preflight)",
+            "upstream": "child process: P1 LocalRealtime, P2/P3/P4 an aiortc flood peer",
+        },
+        **report,
+        "errors": errors,
+        "runtime_s": round(time.monotonic() - started, 1),
+    }
+
+
+def phases(
+    args: argparse.Namespace,
+    profile: Profile,
+    deadline: Deadline,
+    started: float,
+    report: Json,
+    errors: Json,
+) -> None:
+    """Every phase, in order; each failure is reported and the rest still run."""
+
+    def done(name: str) -> None:
+        print(f"  {name} done after {time.monotonic() - started:.0f} s ({load()})", flush=True)
+
+    before = validate(builder_samples())
+    report["ga_valid_builders"] = {"checked": before["checked"], "invalid": before["invalid"]}
+    if before["invalid"]:
+        raise RuntimeError(f"the flood peer's events are not GA-valid: {before['invalid']}")
+    report["import"] = guarded("import", errors, measure_import)
+    done("import")
+    workdir = Path(tempfile.mkdtemp(prefix="rtnb-latency-"))
     upstream = UpstreamProcess(workdir / "upstream.log").start()
+    if upstream.proc is not None:
+        deadline.pids.append(upstream.proc.pid)
     bare_server = BarePageServer()
     browser: Browser | None = None
     try:
@@ -941,6 +1262,8 @@ def run(args: argparse.Namespace) -> Json:
         ]
         server = JupyterServer("bench", "lab", workdir / "lab", lab_args)
         with running(server):
+            if server.process is not None:
+                deadline.pids.append(server.process.pid)
             write_notebook(
                 server.root / "latency.ipynb",
                 [setup_cell("latency.jsonl", muted=True, extra=KERNEL_EXTRA)],
@@ -948,16 +1271,16 @@ def run(args: argparse.Namespace) -> Json:
             browser = Browser(silent_wav(workdir / "mic.wav"), workdir / "chromium-home")
             bare_context = browser.browser.new_context()
             bare = bare_context.new_page()
-            bare.goto(bare_server.url)
+            bare.goto(bare_server.url, timeout=30_000)
             page = NotebookPage(browser, server, "latency.ipynb", "latency.jsonl")
             with opened(page):
-                print(f"  setup done after {time.monotonic() - started:.0f} s", flush=True)
+                done("setup")
                 report["p1_connect"] = guarded(
                     "p1",
                     errors,
                     lambda: measure_connect(page, bare, upstream.v1, profile.connect_runs),
                 )
-                print(f"  P1 done after {time.monotonic() - started:.0f} s", flush=True)
+                done("P1")
                 upstream.control("mode", mode="flood")
                 flood = guarded("flood_connect", errors, lambda: widget_connect(page))
                 report["flood_connect_ms"] = flood
@@ -967,10 +1290,17 @@ def run(args: argparse.Namespace) -> Json:
                         errors,
                         lambda: measure_stream(page, upstream, profile, workdir / "stream.json"),
                     )
-                    print(f"  P2 done after {time.monotonic() - started:.0f} s", flush=True)
+                    done("P2")
                     report["p3_tools"] = guarded(
                         "p3", errors, lambda: measure_tools(page, upstream, profile.tool_calls)
                     )
+                    done("P3")
+                    report["p4_hour"] = guarded(
+                        "p4",
+                        errors,
+                        lambda: measure_hour(page, upstream, profile.hour_turns, deadline),
+                    )
+                    done("P4")
                     report["ga_valid_wire_sample"] = guarded(
                         "sample",
                         errors,
@@ -978,9 +1308,13 @@ def run(args: argparse.Namespace) -> Json:
                     )
                     with contextlib.suppress(Exception):
                         widget_disconnect(page)
+                report["first_render"] = guarded(
+                    "render", errors, lambda: measure_render(page, profile.renders)
+                )
+                done("first render")
                 # Date.now() is whole ms: this is the offset to within about ±0.5 ms
                 report["page_clock_offset_ms"] = round(
-                    float(page.page.evaluate(PAGE_CLOCK_OFFSET)) + 0.5, 1
+                    float(evaluate(page.page, PAGE_CLOCK_OFFSET)) + 0.5, 1
                 )
             bare_context.close()
     finally:
@@ -992,27 +1326,6 @@ def run(args: argparse.Namespace) -> Json:
             print(f"  kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "shared": "other work on this machine changes the figures",
-            "python": platform.python_version(),
-            "load_average_end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "profile": "quick" if args.quick else "full",
-        "setup": {
-            "widget": "JupyterLab + rt_notebook extension (backend=openai → upstream), "
-            "RealtimeSession defaults, muted, record_audio on",
-            "bare_page": "own origin, POST straight to the upstream (CORS preflight)",
-            "upstream": "child process: P1 LocalRealtime, P2/P3 an aiortc flood peer",
-            "batcher": "an event after a quiet spell goes at once, then 50 ms groups; "
-            "urgent events (session.created, arguments.done, response.done, error) at once",
-        },
-        "ga_valid_builders": {"checked": before["checked"], "invalid": before["invalid"]},
-        **report,
-        "errors": errors,
-        "runtime_s": round(time.monotonic() - started, 1),
-    }
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -1085,6 +1398,36 @@ def table(report: Json) -> str:
             f"P3 {p3['completed']} of {p3['calls']} calls completed; the tool's own time "
             f"median {fmt(p3['tool_ms']['median'], 3)} ms"
         )
+    p4 = report.get("p4_hour", {})
+    if "kernel_rss_growth_mb" in p4:
+        lines.append(
+            f"P4 an hour's session ({HOUR_TURNS} turns, a turn every 10 s): sent "
+            f"{p4['turns']} turns = {p4['events_sent']} events in {p4['send_s']:.0f} s, "
+            f"{p4['events_in_kernel']} reached the kernel ({p4['events_in_kernel_memory']} of "
+            f"the log in memory); growth kernel RSS {p4['kernel_rss_growth_mb']:+.1f} MB, "
+            f"kernel CPU {p4['kernel_cpu_s']:.2f} s, browser JS heap "
+            f"{p4['browser_heap_growth_mb']:+.1f} MB; SCALED x{p4['scale_to_hour']:g} to an "
+            f"hour: kernel {p4['hour_kernel_rss_growth_mb']:+.1f} MB, "
+            f"{p4['hour_kernel_cpu_s']:.1f} s CPU, browser {p4['hour_browser_heap_growth_mb']:+.1f}"
+            " MB (events only: the mic is muted, audio recordings are bounded by "
+            "max_memory_seconds)"
+        )
+    render = report.get("first_render", {})
+    if "session_ms" in render:
+        lines.append(
+            f"First render (cell run → Connect visible): median "
+            f"{fmt(render['session_ms'].get('median'))} ms vs an ipywidgets Button "
+            f"{fmt(render['button_ms'].get('median'))} ms ({render['ratio_median']:.2f}x); "
+            f"the first session in the page {render['first_session_ms']:.0f} ms"
+        )
+    imported = report.get("import", {})
+    if "median_s" in imported:
+        lines.append(
+            f"import rt_notebook: median {imported['median_s']:.3f} s of {imported['runs']} "
+            f"fresh interpreters (min {imported['min_s']:.3f}, max {imported['max_s']:.3f}); "
+            f"pydantic imported: {imported['pydantic_imported']} ({imported['load']})"
+        )
+    lines.extend(goals(report))
     if "page_clock_offset_ms" in report:
         lines.append(
             f"Page clock (event.t) vs system clock: {report['page_clock_offset_ms']:+.1f} ms "
@@ -1101,6 +1444,27 @@ def table(report: Json) -> str:
     return "\n".join(lines)
 
 
+def goals(report: Json) -> list[str]:
+    """Issue 16's goals, each with this run's figure and whether it is met."""
+    p1, p2, p3 = (report.get(k, {}) for k in ("p1_connect", "p2_stream", "p3_tools"))
+    rate = p2.get("rate", {}).get("latency_ms", {})
+    rows: list[tuple[str, str, float | None, float]] = [
+        ("P1 connect → Python, widget/bare", "≤ 1.15x", p1.get("ratio_median"), 1.15),
+        ("P2 200/s → Python, p50 ms", "≤ 5", rate.get("median"), 5.0),
+        ("P2 200/s → Python, p99 ms", "≤ 30", rate.get("p99"), 30.0),
+        ("P3 tool overhead, p50 ms", "≤ 10", p3.get("overhead_ms", {}).get("median"), 10.0),
+        ("import rt_notebook, s", "≤ 0.3", report.get("import", {}).get("median_s"), 0.3),
+    ]
+    out = [f"goals ({load()}):"]
+    for name, goal, value, limit in rows:
+        verdict = "-" if value is None else ("met" if value <= limit else "MISSED")
+        out.append(f"  {name:<36}{goal:>9}{fmt(value, 2):>10}  {verdict}")
+    lost = [p2.get(k, {}).get("lost") for k in ("rate", "burst")]
+    out.append(f"  {'P2 events lost (rate, burst)':<36}{'0':>9}{lost!s:>10}")
+    out.append("  local sessions, end of speech → audible: see bench/local_capacity.py")
+    return out
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -1110,6 +1474,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the work dir (logs) and say where"
+    )
+    parser.add_argument(
+        "--deadline", type=float, help="seconds before the run stops and tears down"
     )
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()

@@ -106,6 +106,13 @@ const URGENT = new Set([
   "error",
 ]);
 
+/** A kernel status message (Jupyter's iopub `status`), as much of it as the ack reads. */
+interface KernelStatus {
+  content?: { execution_state?: string };
+}
+
+const idle = (reply: KernelStatus): boolean => reply?.content?.execution_state === "idle";
+
 export class Session implements SessionHandle {
   transcript: Transcript = EMPTY_TRANSCRIPT;
   log: EventEntry[] = [];
@@ -132,7 +139,11 @@ export class Session implements SessionHandle {
     this.model = model;
     this.deps = deps;
     const send = (msg: WidgetMessage) => model.send(msg);
-    this.batcher = new Batcher<EventEntry>((batch) => send({ kind: "events", batch }));
+    this.batcher = new Batcher<EventEntry>((batch, acked) => {
+      // The kernel's idle status after this message is the ack: it has run every handler.
+      const message: WidgetMessage = { kind: "events", batch };
+      model.send(message, { iopub: { status: (reply: KernelStatus) => idle(reply) && acked() } });
+    });
     this.relay = new KernelRelay(send, deps.relayTimeoutMs);
     this.machine = new ConnectionMachine({
       ...(deps.graceMs === undefined ? {} : { graceMs: deps.graceMs }),

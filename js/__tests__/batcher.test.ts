@@ -85,4 +85,68 @@ describe("Batcher", () => {
     vi.advanceTimersByTime(1000);
     expect(sends).toEqual([["x"], ["y"]]);
   });
+
+  it("an ack closes the grouping window at once: nothing waits for the timer", () => {
+    const sends: string[][] = [];
+    const acks: (() => void)[] = [];
+    const batcher = new Batcher<string>((batch, acked) => {
+      sends.push(batch);
+      acks.push(acked);
+    });
+    batcher.push("a");
+    batcher.push("b"); // grouped while "a" is with the kernel
+    expect(sends).toEqual([["a"]]);
+    acks[0]?.();
+    expect(sends).toEqual([["a"], ["b"]]); // at the ack, not 50 ms later
+    acks[1]?.();
+    expect(vi.getTimerCount()).toBe(0); // idle: the next entry goes at once
+    batcher.push("c");
+    expect(sends).toEqual([["a"], ["b"], ["c"]]);
+  });
+
+  it("with prompt acks every entry goes at once, in order, none lost", () => {
+    const sends: number[][] = [];
+    const batcher = new Batcher<number>((batch, acked) => {
+      sends.push(batch);
+      acked(); // a kernel that keeps up
+    });
+    for (let i = 0; i < 100; i++) {
+      batcher.push(i);
+      vi.advanceTimersByTime(5);
+    }
+    expect(sends).toEqual(Array.from({ length: 100 }, (_, i) => [i]));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a burst with acks goes in batches as the kernel handles them, complete and ordered", () => {
+    const sends: number[][] = [];
+    const acks: (() => void)[] = [];
+    const batcher = new Batcher<number>((batch, acked) => {
+      sends.push(batch);
+      acks.push(acked);
+    });
+    for (let i = 0; i < 1000; i++) {
+      batcher.push(i);
+      if (i % 50 === 49) acks.at(-1)?.(); // the kernel answers now and then
+    }
+    vi.runAllTimers();
+    expect(sends.flat()).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(Math.max(...sends.map((b) => b.length))).toBeLessThanOrEqual(200);
+  });
+
+  it("an ack of an older send does not close the window of a newer one", () => {
+    const sends: string[][] = [];
+    const acks: (() => void)[] = [];
+    const batcher = new Batcher<string>((batch, acked) => {
+      sends.push(batch);
+      acks.push(acked);
+    });
+    batcher.push("a");
+    batcher.push("b", true); // a second send while the first is unacknowledged
+    batcher.push("c");
+    acks[0]?.();
+    expect(sends).toEqual([["a"], ["b"]]);
+    acks[1]?.();
+    expect(sends).toEqual([["a"], ["b"], ["c"]]);
+  });
 });

@@ -24,8 +24,8 @@ class SessionAnalysis:
     @property
     def model(self) -> str | None:
         """The model, as the server reported it in ``session.created``/``updated``."""
-        for event in reversed(list(self.events)):
-            if event.type in ("session.created", "session.updated") and event.session:
+        for event in reversed(self.events.of("session.created", "session.updated")):
+            if event.session:
                 return as_str(as_dict(event.session).get("model")) or None
         return None
 

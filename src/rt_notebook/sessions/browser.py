@@ -16,6 +16,7 @@ from ..wire.events import as_dicts
 from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
 from ..wire.widget_protocol import BinaryTarget, Direction, KernelMessage, Status, WidgetError
+from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, resolve, signature
 from .recordings import Recordings
@@ -150,8 +151,13 @@ class RealtimeSession(SessionCore):
 
     @contextlib.contextmanager
     def _output(self) -> Iterator[None]:
-        with self.output:
+        with captured_into(lambda: self.output):  # widget messages only when there is output
             yield
+
+    def _output_across_awaits(self) -> contextlib.AbstractContextManager[Any]:
+        return cast(
+            "contextlib.AbstractContextManager[Any]", self.output
+        )  # swapping sys.stdout across awaits would catch others' output
 
     def _show_error(self, text: str) -> None:
         self.output.append_stderr(redact(text))

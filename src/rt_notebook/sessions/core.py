@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from ..analysis.recorded import SessionAnalysis
+from ..analysis.running import RunningUsage
+from ..analysis.tables import Table
 from ..analysis.transcript import Transcript
-from ..analysis.usage import PRICES
+from ..analysis.usage import PRICES, prices_for
 from ..errors import redacting_logger
-from ..wire.events import Direction, EventLog, RealtimeEvent, preload_typed_events
+from ..wire.events import (
+    Direction,
+    EventLog,
+    RealtimeEvent,
+    as_dict,
+    as_str,
+    preload_typed_events,
+)
 from ..wire.session_config import apply_update, compose_session, validate_session
 from ..wire.widget_protocol import Status
 from .options import SessionOptions
@@ -49,7 +58,7 @@ class SessionCore(SessionAnalysis):
             turn_detection=options["turn_detection"],
             session=options["session"],
         )
-        self.events = EventLog()
+        self.events = EventLog(max_memory_events=options["max_memory_events"])
         """Every event in both directions, with timestamps."""
         self.transcript = Transcript()
         """The conversation as turns."""
@@ -62,6 +71,8 @@ class SessionCore(SessionAnalysis):
         self._handlers: dict[str, list[Handler | _Once]] = {}
         self.bad_events: dict[tuple[str, str], int] = {}
         """How often a malformed event broke a consumer, by (consumer, event type)."""
+        self._usage = RunningUsage()
+        self._model: str | None = None
         self._sequencer = ResponseSequencer(self._transmit)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -82,8 +93,12 @@ class SessionCore(SessionAnalysis):
 
     @contextlib.contextmanager
     def _output(self) -> Iterator[None]:
-        """Where handler and tool output goes while they run."""
+        """Where handler and tool output goes while a sync call runs."""
         yield
+
+    def _output_across_awaits(self) -> contextlib.AbstractContextManager[Any]:
+        """Where output goes while an async handler or tool runs (other code runs meanwhile)."""
+        return self._output()
 
     def _show_error(self, text: str) -> None:
         """Make an error visible to the user."""
@@ -233,8 +248,12 @@ class SessionCore(SessionAnalysis):
             self._guard("response sequencer", event, self._sequencer.observe, event)
             if event.type == "response.function_call_arguments.done":
                 self._guard("tool runner", event, self._run_tool, event)
-            elif event.type == "response.done" and self.budget_usd is not None:
-                self._guard("budget", event, self._check_budget)
+            elif event.type == "response.done":
+                self._usage.add(event)
+                if self.budget_usd is not None:
+                    self._guard("budget", event, self._check_budget)
+            elif event.type in ("session.created", "session.updated"):
+                self._guard("model", event, self._note_model, event)
         self._dispatch(event)
         return event
 
@@ -260,8 +279,23 @@ class SessionCore(SessionAnalysis):
         log.warning("rt_notebook: %s", text)
         self._show_error(text)
 
+    # ---- usage and cost, kept as the session goes (see analysis/running.py) ------------------
+
+    @property
+    def model(self) -> str | None:
+        """The model, as the server reported it in ``session.created``/``updated``."""
+        return self._model
+
+    def _note_model(self, event: RealtimeEvent) -> None:
+        if event.session:  # as ``SessionAnalysis.model`` reads it: the last session reported
+            self._model = as_str(as_dict(event.session).get("model")) or None
+
+    def usage(self) -> Table:
+        """Per response: tokens by kind, cost in USD and the running total."""
+        return self._usage.rows(prices_for(self.model, self.prices))
+
     def _check_budget(self) -> None:
-        spent = self.cost()["cost_usd"]
+        spent = self._usage.spent(prices_for(self.model, self.prices))
         if self.budget_usd is None or spent < self.budget_usd or self._sequencer.stopped:
             return
         self._sequencer.stop()
@@ -296,7 +330,7 @@ class SessionCore(SessionAnalysis):
 
     async def _await_handler(self, handler: Callable[..., Any], awaitable: Any) -> None:
         try:
-            with self._output():
+            with self._output_across_awaits():
                 await awaitable
         except Exception:
             self._report(handler)
@@ -340,7 +374,7 @@ class SessionCore(SessionAnalysis):
 
     async def _await_tool(self, call_id: str, tool: FunctionTool, kwargs: dict[str, Any]) -> None:
         try:
-            with self._output():
+            with self._output_across_awaits():
                 result = await tool.function(**kwargs)
         except Exception as exc:
             self._report(tool.function)

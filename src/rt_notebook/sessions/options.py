@@ -34,6 +34,9 @@ class SessionOptions(TypedDict, total=False):
             ``rt.PRICES``).
         budget_usd: Stop creating responses and end the call when the cost reaches this.
         local_scenario: Scripted replies used when the call lands on the local backend.
+        max_memory_events: Events of the log kept in memory (default 20,000, a few tens of
+            MB); older ones move to a temp file and are read back when asked for. ``None``
+            keeps every event in memory.
     """
 
     model: str | None
@@ -45,6 +48,7 @@ class SessionOptions(TypedDict, total=False):
     prices: Mapping[str, Prices] | None
     budget_usd: float | None
     local_scenario: list[Any] | None
+    max_memory_events: int | None
 
 
 class RealtimeOptions(SessionOptions, total=False):
@@ -96,6 +100,7 @@ DEFAULTS: dict[str, Any] = {
     "prices": None,
     "budget_usd": None,
     "local_scenario": None,
+    "max_memory_events": 20_000,
     "push_to_talk": False,
     "signaling": "auto",
     "audio_constraints": None,

@@ -6,12 +6,14 @@ import importlib
 import json
 import math
 import sys
+import tempfile
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .typed_events import TypedEvent
@@ -115,43 +117,108 @@ _LATEST_MS = 1e14  # epoch milliseconds in the year 5138: later timestamps are j
 
 
 class EventLog:
-    """Every event of a session, in order, with a few ways to look at them."""
+    """Every event of a session, in order, with a few ways to look at them.
 
-    def __init__(self) -> None:
-        self._events: list[RealtimeEvent] = []
+    Memory is bounded when ``max_memory_events`` is set: beyond it, the oldest events move to
+    an anonymous temporary file (JSONL) and are read back when asked for, so an hour-long
+    session keeps a few MB of events in memory. Looking events up by type (``of``) uses an
+    index and costs what it returns, not the length of the log.
+    """
+
+    def __init__(self, *, max_memory_events: int | None = None) -> None:
+        if max_memory_events is not None and max_memory_events < 1:
+            raise ValueError("max_memory_events must be at least 1 (or None: no limit)")
+        self.max_memory_events = max_memory_events
+        """Events kept in memory; older ones are on disk (``None``: all in memory)."""
+        self._events: list[RealtimeEvent] = []  # the newest, from seq ``_spilled`` on
+        self._spilled = 0
+        self._offsets = array("q")  # byte offset of each spilled event in ``_file``
+        self._file: IO[bytes] | None = None
+        self._by_type: dict[str, list[int]] = {}  # seqs of each type
 
     def append(self, raw: dict[str, Any], t: object, direction: Direction) -> RealtimeEvent:
         """Record an event and return it; a timestamp that is not a plausible epoch ms is now."""
         t = as_number(t, default=-1.0)
         if not 0.0 <= t < _LATEST_MS:
             t = time.time() * 1000.0
-        event = RealtimeEvent(raw=raw, t=t, direction=direction, seq=len(self._events))
+        seq = len(self)
+        event = RealtimeEvent(raw=raw, t=t, direction=direction, seq=seq)
         self._events.append(event)
+        self._by_type.setdefault(event.type, []).append(seq)
+        limit = self.max_memory_events
+        if limit is not None and len(self._events) >= limit + max(1, limit // 8):
+            self._spill(len(self._events) - limit)  # in chunks: one write, one list shift
         return event
 
+    @property
+    def spilled(self) -> int:
+        """Events moved to disk to keep memory bounded."""
+        return self._spilled
+
     def __iter__(self) -> Iterator[RealtimeEvent]:
-        return iter(self._events)
+        for seq in range(self._spilled):
+            yield self._read(seq)
+        yield from list(self._events)
 
     def __len__(self) -> int:
-        return len(self._events)
+        return self._spilled + len(self._events)
 
     def __getitem__(self, index: int) -> RealtimeEvent:
-        return self._events[index]
+        size = len(self)
+        seq = index + size if index < 0 else index
+        if not 0 <= seq < size:
+            raise IndexError("event index out of range")
+        return self._events[seq - self._spilled] if seq >= self._spilled else self._read(seq)
 
     def of(self, *types: str) -> list[RealtimeEvent]:
-        """The events of the given wire types."""
-        return [e for e in self._events if e.type in types]
+        """The events of the given wire types, in order."""
+        seqs = [seq for kind in dict.fromkeys(types) for seq in self._by_type.get(kind, ())]
+        if len(types) > 1:
+            seqs.sort()
+        return [self[seq] for seq in seqs]
 
     def types(self) -> list[str]:
         """The type of every event, in order."""
-        return [e.type for e in self._events]
+        return [e.type for e in self]
 
     def clear(self) -> None:
         """Forget everything (a new connection keeps the old log unless cleared)."""
         self._events.clear()
+        self._by_type.clear()
+        self._offsets = array("q")
+        self._spilled = 0
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __repr__(self) -> str:
-        return f"<EventLog: {len(self._events)} events>"
+        on_disk = f", {self._spilled} on disk" if self._spilled else ""
+        return f"<EventLog: {len(self)} events{on_disk}>"
+
+    def _spill(self, count: int) -> None:
+        """Move the oldest ``count`` in-memory events to the file."""
+        if self._file is None:
+            # closed by clear(); the file lives as long as the log
+            self._file = tempfile.TemporaryFile(prefix="rt_notebook-events-")  # noqa: SIM115
+        offset = self._file.seek(0, 2)
+        lines = []
+        for event in self._events[:count]:
+            line = json.dumps(event.to_dict(), default=str).encode() + b"\n"
+            self._offsets.append(offset)
+            offset += len(line)
+            lines.append(line)
+        self._file.write(b"".join(lines))
+        del self._events[:count]
+        self._spilled += count
+
+    def _read(self, seq: int) -> RealtimeEvent:
+        if self._file is None:
+            raise IndexError("event index out of range")
+        self._file.seek(self._offsets[seq])
+        entry = json.loads(self._file.readline())
+        return RealtimeEvent(
+            raw=entry["event"], t=entry["t"], direction=entry["direction"], seq=seq
+        )
 
 
 _TYPED_EVENTS = f"{__package__}.typed_events"
