@@ -232,6 +232,36 @@ class RtcClient(EventLog):
             await self.accept(response.text, response.headers["location"])
         return response
 
+    async def connect_live(
+        self,
+        base_url: str,
+        session: dict[str, Any] | None = None,
+        key: str = "sk-local-test",
+        http: httpx.AsyncClient | None = None,
+        **extra: Any,
+    ) -> httpx.Response:
+        """GPT-Live's JSON exchange (``POST /live/sessions``); returns its HTTP response.
+
+        ``extra`` goes into the body too (the local backend's ``local={"scenario": [...]}``).
+        """
+        if http is None:
+            import httpx
+
+            async with httpx.AsyncClient() as own:
+                return await self.connect_live(base_url, session, key, own, **extra)
+        body = {
+            "session": session or {"model": "gpt-live-1"},
+            "transport": {"type": "webrtc", "sdp": await self.offer()},
+            **extra,
+        }
+        response = await http.post(
+            f"{base_url}/live/sessions", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        if response.status_code == 201:
+            answer = response.json()
+            await self.accept(answer["transport"]["sdp"], answer["session"]["id"])
+        return response
+
     async def accept(self, answer_sdp: str, location: str) -> None:
         """Apply the answer; ``location`` is the call's URL (or its id)."""
         from aiortc import RTCSessionDescription

@@ -19,6 +19,7 @@ from rt_notebook.testing import EventLog, RtcClient, espeak_pcm, silence, wait_u
 
 __all__ = [
     "EventLog",
+    "LiveWsClient",
     "RtcClient",
     "WsClient",
     "espeak_pcm",
@@ -68,3 +69,64 @@ class WsClient(EventLog):
         self.connection.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._reader, 5)
+
+
+class LiveWsClient(WsClient):
+    """A GPT-Live WebSocket client: ``/v1/live/sessions`` (primary) or ``…/{id}/attach``.
+
+    The continuous output (``session.output_audio.delta`` frames without ``event_id``) is kept
+    apart in :attr:`frames`, so :attr:`events` holds what the session says.
+    """
+
+    def __init__(self, connection: WebSocketClientConnection) -> None:
+        self.frames: list[Event] = []
+        """Output audio frames (and, on a sideband, reflections and timed deltas)."""
+        super().__init__(connection)
+
+    @classmethod
+    async def connect(
+        cls, base_url: str, path: str = "/live/sessions", key: str = "sk-local-test"
+    ) -> LiveWsClient:
+        from tornado.httpclient import HTTPRequest
+
+        url = base_url.replace("http://", "ws://") + path
+        request = HTTPRequest(url, headers={"Authorization": f"Bearer {key}"})
+        return cls(await websocket_connect(request))
+
+    @classmethod
+    async def start(
+        cls, base_url: str, session: dict[str, Any] | None = None, **start: Any
+    ) -> LiveWsClient:
+        """A session started: ``session.start`` sent and ``session.started`` received."""
+        client = await cls.connect(base_url)
+        client.send(
+            {"type": "session.start", "session": session or {"model": "gpt-live-1"}, **start}
+        )
+        await client.wait("session.started", timeout=10)
+        return client
+
+    def speak(self, samples: Any, chunk_ms: int = 100) -> None:
+        """Stream int16 24 kHz audio as ``session.input_audio.append`` events."""
+        import base64
+
+        from rt_notebook.wire.audio import to_pcm16
+
+        step = 24 * chunk_ms
+        for i in range(0, len(samples), step):
+            audio = base64.b64encode(to_pcm16(samples[i : i + step])).decode()
+            self.send({"type": "session.input_audio.append", "audio": audio})
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.connection.read_message()
+            if message is None:
+                return
+            event = json.loads(message)
+            if "event_id" in event:
+                self.events.append(event)
+            else:
+                self.frames.append(event)
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()

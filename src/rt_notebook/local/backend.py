@@ -7,18 +7,24 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import RealtimeError
+from ..wire.live_config import LiveTransport, validate_live_session
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
+from ..wire.sideband import InProcessSideband, Sideband
 from ..wire.signaling import CallAnswer, check_depth
 from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
+from .engine.live import LiveEngine
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
 
 if TYPE_CHECKING:
-    from ..wire.sideband import Sideband
+    from .rtc import CallEngine
+
+Engine = SessionEngine | LiveEngine
+"""A running session of either protocol."""
 
 
 @dataclass
@@ -71,9 +77,9 @@ class LocalRealtime:
 
     def __init__(self, options: LocalOptions | None = None, **kwargs: Any) -> None:
         self.options = options or LocalOptions(**kwargs)
-        self.sessions: dict[str, SessionEngine | EndedSession] = {}
-        """Live sessions and the last ``max_records`` ended ones, by call id (WebRTC
-        ``rtc_…``, WebSocket ``ws_…``), oldest first."""
+        self.sessions: dict[str, Engine | EndedSession] = {}
+        """Running sessions and the last ``max_records`` ended ones, by call id (Realtime
+        WebRTC ``rtc_…``, WebSocket ``ws_…``; GPT-Live ``live_…``), oldest first."""
         self._calls: dict[str, Any] = {}
         self._secrets: dict[str, _Secret] = {}
         self._transcriber = (
@@ -99,6 +105,44 @@ class LocalRealtime:
         self, sdp: str, config: dict[str, Any], *, scenario: ResponderSpec = None
     ) -> CallAnswer:
         """Answer a WebRTC offer for an effective session (e.g. an ephemeral key's)."""
+
+        def make_engine(
+            call_id: str,
+            send: Callable[[dict[str, Any]], None],
+            playback: Playback,
+            on_fault: Callable[[str], None],
+        ) -> CallEngine:
+            return self._engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
+
+        return await self._answer(sdp, f"rtc_{secrets.token_hex(16)}", make_engine)
+
+    async def create_live_call(
+        self, sdp: str, session: object, *, scenario: ResponderSpec = None
+    ) -> CallAnswer:
+        """``POST /live/sessions``: answer a WebRTC offer for a GPT-Live session config.
+
+        The session id (``live_…``) is the call id, for the sideband (``/attach``) and hangup.
+        """
+        config = self.live_session_config(session, "webrtc")
+
+        def make_engine(
+            call_id: str,
+            send: Callable[[dict[str, Any]], None],
+            playback: Playback,
+            on_fault: Callable[[str], None],
+        ) -> CallEngine:
+            return self._live_engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
+
+        return await self._answer(sdp, new_id("live"), make_engine)
+
+    async def _answer(
+        self,
+        sdp: str,
+        call_id: str,
+        make_engine: Callable[
+            [str, Callable[[dict[str, Any]], None], Playback, Callable[[str], None]], CallEngine
+        ],
+    ) -> CallAnswer:
         from .rtc import RtcCall  # aiortc loads only when WebRTC is used
 
         faults = self.options
@@ -111,18 +155,13 @@ class LocalRealtime:
                 str(error.get("code", "fault")),
                 str(error.get("message", "Injected failure.")),
             )
-        call_id = f"rtc_{secrets.token_hex(16)}"
-
-        def make_engine(
-            send: Callable[[dict[str, Any]], None],
-            playback: Playback,
-            on_fault: Callable[[str], None],
-        ) -> SessionEngine:
-            return self._engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
-
-        call = RtcCall(call_id, make_engine, self._ended)
+        call = RtcCall(
+            call_id,
+            lambda send, playback, fault: make_engine(call_id, send, playback, fault),
+            self._ended,
+        )
         self._calls[call_id] = call
-        self.sessions[call_id] = call.engine
+        self.sessions[call_id] = cast(Engine, call.engine)
         try:
             answer = await call.answer(sdp)
         except Exception as exc:
@@ -148,19 +187,31 @@ class LocalRealtime:
 
     async def join_call(self, call_id: str, timeout: float = 0.0) -> Sideband:
         """A sideband to a call of this backend, in-process (no socket, so no wait)."""
-        from ..wire.sideband import InProcessSideband
-
+        live = self.live_session(call_id)
+        if live is not None:
+            return LiveSideband(call_id, live)
         engine = self.live(call_id)
         if engine is None:
             raise RealtimeError(404, "call_not_found", f"No call {call_id!r} on the local backend.")
         return InProcessSideband(call_id, engine)
 
     def live(self, call_id: str) -> SessionEngine | None:
-        """The engine of a session still running, else ``None``."""
+        """The engine of a Realtime session still running, else ``None``."""
         engine = self.sessions.get(call_id)
         if isinstance(engine, SessionEngine) and not engine.record.closed:
             return engine
         return None
+
+    def live_session(self, session_id: str) -> LiveEngine | None:
+        """The engine of a GPT-Live session still running, else ``None``."""
+        engine = self.sessions.get(session_id)
+        if isinstance(engine, LiveEngine) and not engine.record.closed:
+            return engine
+        return None
+
+    def as_live(self) -> LocalLive:
+        """This backend as a GPT-Live :class:`~rt_notebook.wire.signaling.RealtimeBackend`."""
+        return LocalLive(self)
 
     async def hangup(self, call_id: str) -> None:
         """End a WebRTC call."""
@@ -172,7 +223,7 @@ class LocalRealtime:
     async def end_session(self, call_id: str) -> None:
         """End a WebSocket session (its socket closed): free the engine, keep the record."""
         engine = self.sessions.get(call_id)
-        if isinstance(engine, SessionEngine):
+        if isinstance(engine, (SessionEngine, LiveEngine)):
             await engine.close()
         self._ended(call_id)
 
@@ -195,6 +246,14 @@ class LocalRealtime:
         base = default_session(update.get("model") or self.options.model)
         return apply_update(base, update)
 
+    def live_session_config(self, requested: object, transport: LiveTransport) -> dict[str, Any]:
+        """A GPT-Live startup config, checked for ``transport``; a 400 when invalid."""
+        check_depth(requested, "session")
+        try:
+            return validate_live_session(requested, transport=transport)
+        except SessionConfigError as exc:
+            raise exc.as_http("invalid_value") from None
+
     def secret_session(self, key: str) -> dict[str, Any]:
         """The session bound to an ephemeral key; 401 when unknown or expired."""
         secret = self._secrets.get(key)
@@ -215,6 +274,42 @@ class LocalRealtime:
         engine = self._engine(config, "websocket", send, call_id, None, None)
         self.sessions[call_id] = engine
         return engine
+
+    def live_websocket_session(
+        self, send: Callable[[dict[str, Any]], None], on_fault: Callable[[str], None]
+    ) -> LiveEngine:
+        """A GPT-Live WebSocket session (``/v1/live/sessions``); it starts at ``session.start``.
+
+        ``on_fault`` ends the socket (after ``session.closed``, or as a simulated fault).
+        """
+        session_id = new_id("live")
+        engine = self._live_engine(None, "websocket", send, session_id, None, on_fault)
+        self.sessions[session_id] = engine
+        return engine
+
+    def _live_engine(
+        self,
+        config: dict[str, Any] | None,
+        transport: Transport,
+        send: Callable[[dict[str, Any]], None],
+        call_id: str,
+        playback: Playback | None,
+        on_fault: Callable[[str], None] | None,
+        scenario: ResponderSpec = None,
+    ) -> LiveEngine:
+        return LiveEngine(
+            session=config,
+            transport=transport,
+            send=send,
+            call_id=call_id,
+            responder=make_responder(scenario if scenario is not None else self.options.scenario),
+            transcriber=self._transcriber,
+            playback=playback,
+            on_fault=on_fault,
+            drop_after_events=self.options.drop_data_channel_after,
+            keep_audio=self.options.keep_audio,
+            realtime_factor=self.options.realtime_factor if transport == "websocket" else 1.0,
+        )
 
     def _engine(
         self,
@@ -245,7 +340,54 @@ class LocalRealtime:
         self._calls.pop(call_id, None)
         engine = self.sessions.pop(call_id, None)
         if engine is not None:
-            self.sessions[call_id] = EndedSession(engine.record, engine.session)  # now newest
+            self.sessions[call_id] = EndedSession(engine.record, engine.session or {})  # now newest
         ended = [k for k, v in self.sessions.items() if isinstance(v, EndedSession)]
         for old in ended[: max(0, len(ended) - self.options.max_records)]:
             del self.sessions[old]
+
+
+class LiveSideband(Sideband):
+    """A sideband on a GPT-Live session of the in-process local backend (no socket)."""
+
+    def __init__(self, call_id: str, engine: LiveEngine) -> None:
+        super().__init__(call_id)
+        self._engine = engine
+        engine.attach(self._deliver)
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.sent.append(event)
+        self._engine.handle_event(event, "sideband")
+
+    async def close(self) -> None:
+        self._engine.detach(self._deliver)
+
+
+class LocalLive:
+    """The local backend speaking GPT-Live, as a ``RealtimeBackend`` (the JSON exchange)."""
+
+    name = "local"
+
+    def __init__(self, backend: LocalRealtime) -> None:
+        self.backend = backend
+
+    async def create_call(
+        self, sdp: str, session: dict[str, Any], *, scenario: ResponderSpec = None
+    ) -> CallAnswer:
+        return await self.backend.create_live_call(sdp, session, scenario=scenario)
+
+    async def create_client_secret(
+        self, session: dict[str, Any], expires_after_seconds: int
+    ) -> dict[str, Any]:
+        raise RealtimeError(
+            400,
+            "ephemeral_keys_unsupported",
+            "GPT-Live has no ephemeral keys: the server relays the browser's offer "
+            "(POST /v1/live/sessions) with its own key.",
+        )
+
+    async def join_call(self, call_id: str, timeout: float = 0.0) -> Sideband:
+        if self.backend.live_session(call_id) is None:
+            raise RealtimeError(
+                404, "session_id_not_found", f"No Live session {call_id!r} on the local backend."
+            )
+        return await self.backend.join_call(call_id, timeout)

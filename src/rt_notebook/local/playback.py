@@ -16,6 +16,8 @@ class Playback:
         self._offset = 0
         self.queued = 0
         """Samples waiting to be played."""
+        self.played = 0
+        """Samples read so far, silence included: the output timeline."""
         self.on_drained: Callable[[], None] = lambda: None
         """Called once each time the queue runs empty after holding audio."""
 
@@ -51,6 +53,7 @@ class Playback:
                 self._chunks.popleft()
                 self._offset = 0
         self.queued -= filled
+        self.played += count
         if had_audio and self.queued == 0:
             self.on_drained()
         return out

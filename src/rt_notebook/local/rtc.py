@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aioice.ice
 import av
@@ -23,7 +23,6 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from ..wire.audio import SAMPLE_RATE
-from .engine import SessionEngine
 from .playback import Playback
 
 log = logging.getLogger(__name__)
@@ -87,14 +86,23 @@ class PlaybackTrack(MediaStreamTrack):
         return frame
 
 
+class CallEngine(Protocol):
+    """What a call drives: the Realtime or the Live engine."""
+
+    def start(self) -> None: ...
+    def handle_message(self, text: str | bytes) -> None: ...
+    def feed_audio(self, pcm16: bytes) -> None: ...
+    async def close(self) -> None: ...
+
+
 class RtcCall:
-    """One WebRTC call: a peer connection wired to a :class:`SessionEngine`."""
+    """One WebRTC call: a peer connection wired to an engine (Realtime or Live)."""
 
     def __init__(
         self,
         call_id: str,
         make_engine: Callable[
-            [Callable[[dict[str, Any]], None], Playback, Callable[[str], None]], SessionEngine
+            [Callable[[dict[str, Any]], None], Playback, Callable[[str], None]], CallEngine
         ],
         on_closed: Callable[[str], None],
     ) -> None:
@@ -145,7 +153,7 @@ class RtcCall:
         log.info("local backend: fault %s on %s", kind, self.call_id)
         if kind == "drop_data_channel" and self.channel is not None:
             self.channel.close()
-        elif kind == "close_peer":
+        elif kind in ("close_peer", "close"):
             self._closing = self._closing or asyncio.ensure_future(self._close())
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:

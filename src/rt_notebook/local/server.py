@@ -13,11 +13,13 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from ..errors import RealtimeError, redacting_logger
+from ..wire.scenario import scenario_from_request
 from ..wire.sdp import check_offer
-from ..wire.signaling import MAX_OFFER_BYTES, read_json_object
+from ..wire.signaling import MAX_OFFER_BYTES, SESSION_BODY_ALLOWANCE, read_json_object
 from .access import Access, requested_headers
-from .backend import EndedSession, LocalRealtime
+from .backend import EndedSession, Engine, LocalRealtime
 from .engine import SessionEngine
+from .engine.live import LiveEngine
 
 log = redacting_logger(__name__)
 
@@ -33,6 +35,10 @@ def make_app(backend: LocalRealtime, access: Access | None = None) -> web.Applic
             (r"/v1/realtime/calls/([^/]+)/hangup", HangupHandler, kwargs),
             (r"/v1/realtime/client_secrets", ClientSecretsHandler, kwargs),
             (r"/v1/realtime", RealtimeSocket, kwargs),
+            (r"/v1/live/sessions", LiveSessionsEndpoint, kwargs),
+            (r"/v1/live/sessions/([^/]+)/attach", LiveAttachSocket, kwargs),
+            (r"/v1/live/sessions/([^/]+)/hangup", LiveHangupHandler, kwargs),
+            (r"/v1/live/sessions/([^/]+)/(fork|accept|refer|reject|content)", LiveNotHere, kwargs),
             (r"/v1/local/sessions", SessionsHandler, kwargs),
             (r"/v1/local/sessions/([^/]+)", SessionsHandler, kwargs),
         ],
@@ -270,7 +276,7 @@ class SessionsHandler(_Handler):
         )
 
 
-def summary(engine: SessionEngine | EndedSession) -> dict[str, Any]:
+def summary(engine: Engine | EndedSession) -> dict[str, Any]:
     """A session's record without its event lists."""
     record = engine.record
     return {
@@ -368,6 +374,162 @@ class RealtimeSocket(websocket.WebSocketHandler):
     def _send(self, event: dict[str, Any]) -> None:
         if self.ws_connection is not None and not self.ws_connection.is_closing():
             self.write_message(json.dumps(event))
+
+
+LIVE_BODY_LIMIT = MAX_OFFER_BYTES + SESSION_BODY_ALLOWANCE
+"""The largest ``POST /v1/live/sessions`` body: an offer and a session config."""
+
+
+class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
+    """GPT-Live's ``/v1/live/sessions``: ``POST`` the JSON WebRTC exchange, or open a WebSocket
+    session (its first frame is the client's ``session.start``).
+
+    The local backend also takes ``"local": {"scenario": [...]}`` in the ``POST`` body.
+    """
+
+    engine: LiveEngine | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        return self.access.origin_allowed(origin)
+
+    async def post(self) -> None:
+        try:
+            self.bearer()
+            body = read_json_object(self.request.body, limit=LIVE_BODY_LIMIT)
+            unknown = sorted(set(body) - {"session", "transport", "local"})
+            if unknown:
+                raise RealtimeError(
+                    400,
+                    "unknown_parameter",
+                    f"Unknown parameter: {unknown[0]!r}.",
+                    param=unknown[0],
+                )
+            transport = body.get("transport")
+            if not isinstance(transport, dict) or transport.get("type") != "webrtc":
+                raise RealtimeError(
+                    400,
+                    "invalid_value",
+                    'transport must be {"type": "webrtc", "sdp": "<offer>"}.',
+                    param="transport",
+                )
+            offer = check_offer(transport.get("sdp"), max_bytes=MAX_OFFER_BYTES)
+            answer = await self.backend.create_live_call(
+                offer, body.get("session"), scenario=scenario_from_request(body.get("local"))
+            )
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.set_status(201)
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            json.dumps(
+                {
+                    "session": {"id": answer.call_id},
+                    "transport": {"type": "webrtc", "sdp": answer.sdp},
+                }
+            )
+        )
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            self.bearer()
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.engine = self.backend.live_websocket_session(self._send, self._end)
+        await super().get(*args, **kwargs)
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.engine is not None:
+            self.engine.handle_message(message)
+
+    def on_close(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            task = asyncio.ensure_future(self.backend.end_session(engine.record.call_id))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+    def _end(self, kind: str) -> None:
+        """After ``session.closed``, a startup error or a simulated fault: close the socket."""
+        self.close()
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.write_message(json.dumps(event))
+
+
+class LiveAttachSocket(_Handler, websocket.WebSocketHandler):
+    """``/v1/live/sessions/{id}/attach``: a trusted sideband on a running Live session."""
+
+    engine: LiveEngine | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        return self.access.origin_allowed(origin)
+
+    async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            self.bearer()
+            self.engine = self.backend.live_session(session_id)
+            if self.engine is None:
+                raise RealtimeError(
+                    404, "session_id_not_found", f"No running Live session {session_id!r}."
+                )
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        await super().get(session_id, *args, **kwargs)
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        if self.engine is not None:
+            self.engine.attach(self._send)
+
+    def on_message(self, message: str | bytes) -> None:
+        if self.engine is not None:
+            self.engine.handle_message(message, "sideband")
+
+    def on_close(self) -> None:
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.detach(self._send)
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.write_message(json.dumps(event))
+
+
+class LiveHangupHandler(_Handler):
+    """``POST /v1/live/sessions/{id}/hangup``: end a Live WebRTC session."""
+
+    async def post(self, session_id: str) -> None:
+        try:
+            self.bearer()
+            if self.backend.live_session(session_id) is None:
+                raise RealtimeError(
+                    404, "session_id_not_found", f"No running Live session {session_id!r}."
+                )
+            await self.backend.hangup(session_id)
+        except RealtimeError as error:
+            self.fail(error)
+            return
+        self.finish({})
+
+
+class LiveNotHere(_Handler):
+    """Live endpoints the local backend does not simulate: a 501 that says so."""
+
+    def get(self, session_id: str, action: str) -> None:
+        self.post(session_id, action)
+
+    def post(self, session_id: str, action: str) -> None:
+        self.fail(
+            RealtimeError(
+                501,
+                "not_supported_locally",
+                f"The local backend does not simulate /live/sessions/{{id}}/{action} "
+                "(forks, SIP and recordings need OpenAI).",
+            )
+        )
 
 
 @contextlib.asynccontextmanager

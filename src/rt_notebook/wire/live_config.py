@@ -152,6 +152,7 @@ def validate_live_session(
         checked["model"] = LIVE_MODELS[0]  # a stand-in, so the rest can be checked
     _check_against_sdk("config", checked, data, prefix)
     _check_voice(data, prefix)
+    _check_g711_rate(data, prefix)
     _check_input(data.get("input"), prefix)
     _check_triggers(data.get("triggers"), prefix)
     return copy.deepcopy(data)
@@ -368,6 +369,15 @@ def _check_voice(data: Mapping[str, Any], prefix: str) -> None:
         f'{{"id": "voice_…"}} for a custom voice (got {voice!r})',
         f"{prefix}.audio.output.voice",
     )
+
+
+def _check_g711_rate(data: Mapping[str, Any], prefix: str) -> None:
+    fmt = (data.get("audio") or {}).get("format") or {}
+    if fmt.get("type") in ("audio/pcmu", "audio/pcma") and fmt.get("rate") != 8000:
+        raise SessionConfigError(
+            f"{prefix}.audio.format.rate must be 8000 for G.711 ({fmt['type']})",
+            f"{prefix}.audio.format.rate",
+        )
 
 
 def _check_input(items: object, prefix: str) -> None:
