@@ -356,3 +356,16 @@ async def test_other_audio_formats(fmt: dict[str, Any]) -> None:
     assert size == (3200 if fmt["type"] == "audio/pcm" else 800)  # 100 ms
     assert client.of("session.started")[0]["session"]["audio"]["format"] == fmt
     conformant(client)
+
+
+async def test_malformed_frames_are_refused_and_the_session_goes_on() -> None:
+    deep = '{"type": "session.update", "session": ' + "[" * 5000 + "]" * 5000 + "}"
+    async with running_backend() as (_, url):
+        client = await LiveWsClient.start(url)
+        for frame in ("not json", "[1, 2]", deep):
+            client.connection.write_message(frame)
+        await client.wait("error", count=3)
+        client.send({"type": "session.input_audio.unmute"})
+        await client.wait("session.input_audio.unmuted")
+        await client.close()
+    assert [e["error"]["code"] for e in client.of("error")] == ["invalid_json"] * 3
