@@ -1,7 +1,16 @@
 // Checking the kernel's messages, and the `send` + `binary` rule. The message and event types
 // are generated from the schema (js/generated/protocol.ts); realtime payloads keep their `type`.
 
-import type { BinaryTarget, CallError, KernelMessage, RealtimeEvent } from "./generated/protocol";
+import type {
+  Backend,
+  BinaryTarget,
+  CallError,
+  KernelMessage,
+  RealtimeEvent,
+} from "./generated/protocol";
+
+/** Where a kernel-relayed call may have gone. */
+const BACKENDS: readonly Backend[] = ["openai", "local", "hub"];
 
 export type ClientEvent = RealtimeEvent;
 export type ServerEvent = RealtimeEvent;
@@ -54,7 +63,7 @@ export function parseKernelMessage(msg: unknown): KernelMessage | null {
       if (typeof msg.sdp !== "string") {
         return { kind: "answer", id: msg.id, error: parseCallError({ code: "bad_answer" }) };
       }
-      const backend = msg.backend === "local" || msg.backend === "openai" ? msg.backend : "";
+      const backend = BACKENDS.includes(msg.backend as Backend) ? (msg.backend as Backend) : "";
       const callId = typeof msg.call_id === "string" ? msg.call_id : "";
       return { kind: "answer", id: msg.id, sdp: msg.sdp, call_id: callId, backend };
     }

@@ -217,8 +217,15 @@ export class Session implements SessionHandle {
 
   /** Close the session (Disconnect button or `{kind: "disconnect"}`). */
   disconnect(): void {
+    const callId = this.model.get("call_id") ?? "";
     this.machine.dispatch({ type: "close" });
     this.teardown(null);
+    if (this.budget && callId) {
+      // a class service counts the call until it hears it ended: tell it now
+      this.deps.client.hangup(callId).catch((err: unknown) => {
+        console.debug("rt_notebook: the class service did not take the hangup", err);
+      });
+    }
   }
 
   /** Send a client event on the channel, queued until it is open. */

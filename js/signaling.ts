@@ -129,6 +129,11 @@ export class ExtensionClient {
     return this.request<ServerStatus>("status");
   }
 
+  /** End a call at the class service (`backend="hub"` only). */
+  async hangup(callId: string): Promise<void> {
+    await this.request<unknown>(`calls/${encodeURIComponent(callId)}/hangup`, { method: "POST" });
+  }
+
   /** The class service's record of a call (`backend="hub"` only). */
   callRecord(callId: string): Promise<CallRecord> {
     return this.request<CallRecord>(`calls/${encodeURIComponent(callId)}`);

@@ -7,9 +7,15 @@ import sys
 
 RT_SERVICE = "rt-notebook"
 RT_PORT = int(os.environ.get("RT_NOTEBOOK_HUB_PORT", "10101"))
+# Where users' servers reach the service: the Hub's machine (TLJH), or the hub pod's Kubernetes
+# service name "hub" (Zero to JupyterHub).
+RT_HOST = os.environ.get("RT_NOTEBOOK_HUB_HOST", "127.0.0.1")
 # The service's own settings (key file, database, policy): see rt_notebook_hub_config.py.
 RT_CONFIG = os.environ.get("RT_NOTEBOOK_HUB_CONFIG", "/srv/rt-notebook/rt_notebook_hub_config.py")
-RT_URL = f"http://127.0.0.1:{RT_PORT}"
+RT_URL = f"http://{RT_HOST}:{RT_PORT}"
+# Settings the service's config file reads from its environment (JupyterHub passes a managed
+# service only what it is given here).
+RT_ENV = ("RT_NOTEBOOK_KEY_FILE", "RT_NOTEBOOK_DB_URL", "RT_NOTEBOOK_HUB_LISTEN")
 
 # The service: JupyterHub starts it, gives it a Hub token and restarts it if it exits. Only
 # this process reads the OpenAI key (a file named in RT_CONFIG, e.g. a Kubernetes secret).
@@ -18,6 +24,7 @@ c.JupyterHub.services.append(  # noqa: F821 (c is the config JupyterHub passes i
         "name": RT_SERVICE,
         "url": RT_URL,
         "command": [sys.executable, "-m", "rt_notebook.hub", f"--config={RT_CONFIG}"],
+        "environment": {name: os.environ[name] for name in RT_ENV if name in os.environ},
         "oauth_no_confirm": True,  # the teacher's page logs in without a consent screen
         "display": True,
     }

@@ -405,6 +405,21 @@ describe("Session behind a JupyterHub class service", () => {
     await vi.waitFor(() => expect(changes.filter((c) => c === "budget")).toHaveLength(2));
   });
 
+  it("tells the class service when the student disconnects", async () => {
+    const calls: string[] = [];
+    const model = { signaling: "server" } as const;
+    const routes = {
+      status: [200, hubStatus(0.42)] as [number, unknown],
+      calls: [201, { sdp: "v=0\r\nsrv", call_id: "rtc_d", session: {} }] as [number, unknown],
+      "calls/rtc_d/hangup": [200, { call_id: "rtc_d", ended: true }] as [number, unknown],
+    };
+    const h = harness(model, { client: new ExtensionClient("/", routedFetch(routes, calls)) });
+    await h.session.connect();
+    h.session.disconnect();
+    await vi.waitFor(() => expect(calls).toContain("/api/rt-notebook/calls/rtc_d/hangup"));
+    expect(h.model.attrs.error).toBeNull();
+  });
+
   it("says nothing more when a call simply ended", async () => {
     const h = harness(
       { signaling: "server" },

@@ -10,8 +10,11 @@ export type SignalingMode = "auto" | "server" | "kernel";
 /** Where a call goes: OpenAI, or rt_notebook's local backend. */
 export type BackendName = "openai" | "local";
 
-/** The `backend` trait: `""` until a call has been answered. */
-export type Backend = "" | BackendName;
+/**
+ * The `backend` trait: `""` until a call has been answered; `"hub"` when the kernel relayed it to a
+ * JupyterHub class service.
+ */
+export type Backend = "" | "hub" | BackendName;
 
 /** The server extension's `backend` option. */
 export type BackendSetting = "auto" | "openai" | "local" | "hub";

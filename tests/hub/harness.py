@@ -54,6 +54,7 @@ c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {{"root-admin"}}
 c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.allow_named_servers = True
 c.SimpleLocalProcessSpawner.home_dir_template = {homes!r} + "/{{username}}"
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"

@@ -40,7 +40,7 @@ KEY = "sk-class-SECRET-" + "7" * 24
 RULES = (
     "You are a patient tutor for this class. Stay on the topic of the lesson and answer briefly."
 )
-GROUPS = {"students": ["ann", "ben"], "visitors": ["vic"]}
+GROUPS = {"students": ["ann", "ben"], "visitors": ["vic"], "teachers": ["tina"]}
 
 
 @dataclass
@@ -83,14 +83,16 @@ c.HubService.policy["users"] = {{"ann": {{"usd_per_day": 0.0001}}}}
     hub = Hub(base, config, GROUPS, spawner_args=args)
     try:
         hub.start()
-        names = [name for members in GROUPS.values() for name in members]
-        hub.add_users(names)
+        names = [name for group in ("students", "visitors") for name in GROUPS[group]]
+        hub.add_users([*names, "tina"])
         for name in names:  # all servers start at once, while the browser comes up
             home = hub.homes / name
             home.mkdir(parents=True, exist_ok=True)
             write_notebook(home / "voice.ipynb", [setup_cell("voice.jsonl", muted=True)])
             status, body = hub.api("POST", f"/hub/api/users/{name}/server")
             assert status in (201, 202), body
+        status, body = hub.api("POST", "/hub/api/users/vic/servers/second")  # a named server
+        assert status in (201, 202), body
         yield hub
     finally:
         hub.stop()
@@ -205,18 +207,89 @@ async (offer) => {
 """
 
 
+def test_the_kernel_relay_goes_through_the_class_service_too(
+    hub: Hub, students: dict[str, NotebookPage]
+) -> None:
+    """Without the server extension the kernel does the exchange: behind the Hub it sends it
+    to the service with the server's Hub token (the kernel has no key either)."""
+    ben = students["ben"]
+    ensure_connected(ben)
+    ben.widget("disconnect").click()
+    ben.wait_status("closed")
+    # the widget told the service at once: ben's one allowed call is free again
+    wait_for(
+        lambda: "ben" not in {c["user"] for c in hub_usage(hub)["live_calls"]},
+        what="the service to record ben's hangup",
+        timeout=10,
+    )
+    ben.run("s.widget.signaling = 'kernel'")
+    try:
+        since = ben.events.mark()
+        ben.widget("connect").click()
+        ben.wait_status("connected")
+        ben.events.wait("session.created", since=since)
+        state = ben.query("{'backend': s.widget.backend, 'call_id': s.widget.call_id}")
+        assert state["backend"] == "hub"
+        live = {c["call_id"]: c["user"] for c in hub_usage(hub)["live_calls"]}
+        assert live.get(state["call_id"]) == "ben"
+        created = ben.events.events("session.created", since=since)
+        assert created[0]["event"]["session"]["instructions"] == RULES
+    finally:
+        if ben.status() in ("connecting", "connected"):
+            ben.widget("disconnect").click()
+            ben.wait_status("closed")
+        ben.run("s.widget.signaling = 'auto'")
+        wait_for(
+            lambda: "ben" not in {c["user"] for c in hub_usage(hub)["live_calls"]},
+            what="the service to record the end of ben's relayed call",
+            timeout=10,
+        )
+
+
+def test_the_teacher_sees_the_class_and_hangs_up_a_call(
+    hub: Hub, browser: Browser, students: dict[str, NotebookPage]
+) -> None:
+    """tina logs in through the Hub (OAuth), sees usage and live calls, and ends ben's call;
+    ben's widget says who ended it."""
+    ben = students["ben"]
+    call_id = ensure_connected(ben)
+    context = browser.browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login?next=/services/rt-notebook/")
+        page.fill("input[name=username]", "tina")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_url(re.compile("/services/rt-notebook/"), timeout=60_000)
+        row = page.locator("#live tr", has_text=call_id)
+        row.wait_for(timeout=20_000)
+        assert "ben" in row.inner_text()
+        assert "ann" in page.locator("#today").inner_text()
+        assert "students" in page.locator("#groups").inner_text()
+        row.locator("button.hangup").click()
+        ben.wait_status("closed", timeout=30)
+        wait_for(lambda: error_of(ben)["code"] == "ended_by_teacher", what="ben's message")
+        assert "Your teacher (tina) ended this voice session" in error_of(ben)["text"]
+        assert KEY not in page.content()
+    finally:
+        context.close()
+
+
 def test_a_student_outside_the_class_is_refused(hub: Hub, browser: Browser) -> None:
-    """vic's own page asks her server for a call, as the widget does (Hub cookie and XSRF)."""
+    """vic's own pages ask her servers (the default one and a named one) for a call, as the
+    widget does: the server prefix from the page, the Hub's cookie and XSRF token."""
     from tests.conftest import OFFER
 
     vic = student(hub, browser, "vic", open_notebook=False)
     try:
-        vic.page.wait_for_selector("#jupyter-config-data", state="attached", timeout=60_000)
-        result = vic.page.evaluate(POST_FROM_PAGE, OFFER)
-        assert result["base"] == "/user/vic/"
-        assert result["status"] == 403, result
-        assert result["body"]["error"]["code"] == "not_in_class"
-        assert "not in a group allowed" in result["body"]["error"]["message"]
+        for prefix in ("/user/vic/", "/user/vic/second/"):
+            vic.page.goto(f"{hub.url}{prefix}lab", wait_until="domcontentloaded")
+            vic.page.wait_for_selector("#jupyter-config-data", state="attached", timeout=60_000)
+            result = vic.page.evaluate(POST_FROM_PAGE, OFFER)
+            assert result["base"] == prefix
+            assert result["status"] == 403, result
+            assert result["body"]["error"]["code"] == "not_in_class"
+            assert "not in a group allowed" in result["body"]["error"]["message"]
     finally:
         vic.close()
 

@@ -180,6 +180,24 @@ def test_the_teacher_sees_usage_and_hangs_up_a_call(
     assert status == 404  # not hers
 
 
+def test_a_student_hangs_up_only_their_own_call(
+    hub: Hub, upstream: FakeOpenAI, tokens: dict[str, str]
+) -> None:
+    status, body = call(hub, tokens["alice"])
+    assert status == 201, body
+    alices = upstream.calls[body["call_id"]]
+    hangup = hub.service_url + f"api/calls/{alices.call_id}/hangup"
+    status, _ = request("POST", hangup, {}, token=tokens["bob"])
+    assert status == 404
+    assert not alices.hung_up
+    status, _ = request("POST", hangup, {}, token=tokens["alice"])
+    assert status == 200
+    assert alices.hung_up
+    record_url = hub.service_url + f"api/calls/{alices.call_id}"
+    _, record = request("GET", record_url, token=tokens["alice"])
+    assert (record["live"], record["end_code"], record["end_message"]) == (False, "ended", None)
+
+
 def test_usage_survives_a_restart_and_live_calls_are_metered_again(
     hub: Hub, upstream: FakeOpenAI, tokens: dict[str, str]
 ) -> None:

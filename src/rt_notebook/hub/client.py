@@ -79,6 +79,10 @@ class HubServiceClient:
             "The class service holds this call's sideband; the user's server cannot join it",
         )
 
+    async def hangup(self, call_id: str) -> dict[str, Any]:
+        """End one of the user's calls."""
+        return await self._request("POST", f"api/calls/{call_id}/hangup", {})
+
     async def me(self) -> dict[str, Any]:
         """The user's rules and remaining budget."""
         return await self._request("GET", "api/me")

@@ -135,6 +135,7 @@ class CallsHandler(_Base):
             body, policy=self.policy_for(who), max_offer_bytes=service.max_offer_bytes
         )
         session = request.session
+        await service.meter.sweep(who.name)  # calls that just ended do not count
         self.check_budget(who)
         answer = await signaling.create_call(service.upstream, request)
         if not answer.call_id:
@@ -204,6 +205,20 @@ class CallHandler(_Base):
         if row is None or (row.user != who.name and not self.service.is_teacher(who)):
             raise RealtimeError(404, "call_not_found", f"No call {call_id!r} of yours")
         self.finish(row.to_json())
+
+
+class UserHangupHandler(_Base):
+    """``POST api/calls/{id}/hangup``: the user ends their own call (the widget's Disconnect),
+    so it stops counting at once."""
+
+    async def post(self, call_id: str) -> None:
+        who = self.user()
+        row = self.service.store.call(call_id)
+        if row is None or row.user != who.name:
+            raise RealtimeError(404, "call_not_found", f"No call {call_id!r} of yours")
+        if row.ended is None:
+            await self.service.meter.hang_up(call_id, "ended", None)
+        self.finish({"call_id": call_id, "ended": True})
 
 
 class UsageHandler(_Base):
@@ -301,7 +316,8 @@ async function hangup(id) {
   await refresh();
 }
 async function refresh() {
-  const r = await fetch(api + "admin/usage", {credentials: "same-origin"});
+  const r = await fetch(api + "admin/usage",
+    {headers: {"X-XSRFToken": xsrf}, credentials: "same-origin"});
   const u = await r.json();
   if (!r.ok) { document.getElementById("summary").textContent = u.error.message; return; }
   document.getElementById("summary").textContent =
@@ -337,6 +353,7 @@ def handlers(prefix: str, service: HubService) -> list[tuple[str, Any, dict[str,
     return [
         (prefix + "api/calls", CallsHandler, kwargs),
         (prefix + "api/calls/([^/]+)", CallHandler, kwargs),
+        (prefix + "api/calls/([^/]+)/hangup", UserHangupHandler, kwargs),
         (prefix + "api/client-secrets", ClientSecretsHandler, kwargs),
         (prefix + "api/me", MeHandler, kwargs),
         (prefix + "api/admin/usage", UsageHandler, kwargs),

@@ -127,7 +127,7 @@ class Meter:
         elif call.timer is not None and call.timer.when() <= asyncio.get_running_loop().time():
             self._arm_minutes(call)  # a timer that fired early (minutes used elsewhere)
 
-    async def hang_up(self, call_id: str, code: str, message: str) -> None:
+    async def hang_up(self, call_id: str, code: str, message: str | None) -> None:
         """End a call upstream and record why (the user's widget shows it)."""
         recorded = self.store.end_call(call_id, self.clock(), code, message)
         if recorded:
@@ -145,13 +145,19 @@ class Meter:
             with contextlib.suppress(Exception):
                 await call.sideband.close()
 
+    async def sweep(self, user: str | None = None) -> None:
+        """Record the end of calls that ended on their own (of one user, or all)."""
+        for call in list(self.calls.values()):
+            if user is not None and call.user != user:
+                continue
+            if call.sideband is not None and self.upstream.has_ended(call.sideband):
+                self.store.end_call(call.call_id, self.clock())
+                await self._forget(call.call_id)
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._watch_interval)
-            for call in list(self.calls.values()):
-                if call.sideband is not None and self.upstream.has_ended(call.sideband):
-                    self.store.end_call(call.call_id, self.clock())
-                    await self._forget(call.call_id)
+            await self.sweep()
 
     async def rejoin(self, rules_of: Callable[[CallRow], Rules]) -> None:
         """After a restart: meter again the calls still live upstream (a call that cannot be

@@ -123,9 +123,11 @@ class HubService(Application):
         None, allow_none=True, help="A scenario file for the local backend."
     ).tag(config=True)
 
-    ip = Unicode(help="Interface to listen on (default: from JUPYTERHUB_SERVICE_URL).").tag(
-        config=True
-    )
+    ip = Unicode(
+        "127.0.0.1",
+        help="""Interface to listen on (default loopback; "0.0.0.0" in a hub pod, where users'
+        servers reach the service through the hub's Kubernetes service).""",
+    ).tag(config=True)
     port = Int(help="Port to listen on (default: from JUPYTERHUB_SERVICE_URL).").tag(config=True)
 
     aliases = {  # noqa: RUF012 (traitlets reads it from the class)
@@ -143,10 +145,6 @@ class HubService(Application):
     @default("api_base_url")
     def _base_url_from_env(self) -> str:
         return env_credentials().base_url
-
-    @default("ip")
-    def _ip_from_env(self) -> str:
-        return urlsplit(os.environ.get("JUPYTERHUB_SERVICE_URL", "")).hostname or "127.0.0.1"
 
     @default("port")
     def _port_from_env(self) -> int:

@@ -233,10 +233,26 @@ class CallInfoHandler(_RealtimeHandler):
             self._fail(error)
 
 
+class HangupHandler(_RealtimeHandler):
+    """``POST api/rt-notebook/calls/{id}/hangup``: with ``backend="hub"``, end the user's call
+    at the class service (the widget's Disconnect), so it stops counting at once."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, call_id: str) -> None:
+        try:
+            if self.rt.hub is None:
+                raise RealtimeError(404, "not_found", "Hangup is relayed only with backend='hub'")
+            self.finish(json.dumps(await self.rt.hub.hangup(call_id)))
+        except RealtimeError as error:
+            self._fail(error)
+
+
 default_handlers: list[tuple[str, type[_RealtimeHandler]]] = [
     (r"/api/rt-notebook/status", StatusHandler),
     (r"/api/rt-notebook/calls", CallsHandler),
     (r"/api/rt-notebook/calls/(rtc_[A-Za-z0-9_-]+)", CallInfoHandler),
+    (r"/api/rt-notebook/calls/(rtc_[A-Za-z0-9_-]+)/hangup", HangupHandler),
     (r"/api/rt-notebook/client-secrets", ClientSecretsHandler),
     (r"/api/rt-notebook/local/sessions", LocalSessionsHandler),
 ]

@@ -99,8 +99,17 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def kernel_backend(name: str | None = None) -> AsyncIterator[signaling.RealtimeBackend]:
-    """The backend ``name``, or the one the kernel's environment points at: OpenAI (or
+    """The backend ``name``, or the one the kernel's environment points at: a JupyterHub class
+    service (a user's server started by a Hub configured for rt_notebook), OpenAI (or
     ``OPENAI_BASE_URL``) with ``OPENAI_API_KEY``, else the kernel's local backend."""
+    from ..hub.client import HubServiceClient, hub_token, service_url_from_env
+
+    if name in (None, "hub") and service_url_from_env() and hub_token():
+        import httpx
+
+        async with httpx.AsyncClient() as client:
+            yield HubServiceClient(client, service_url_from_env(), timeout=_TIMEOUT)
+        return
     credentials = signaling.env_credentials()
     if (name or signaling.choose_backend("auto", credentials.api_key)) == "local":
         yield local_backend()

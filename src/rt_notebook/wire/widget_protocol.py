@@ -25,8 +25,9 @@ SignalingMode = TypeAliasType("SignalingMode", Literal["auto", "server", "kernel
 """How the SDP offer is exchanged: the server extension, the kernel, or whichever works."""
 BackendName = TypeAliasType("BackendName", Literal["openai", "local"])
 """Where a call goes: OpenAI, or rt_notebook's local backend."""
-Backend = TypeAliasType("Backend", Literal[""] | BackendName)
-"""The `backend` trait: `""` until a call has been answered."""
+Backend = TypeAliasType("Backend", Literal["", "hub"] | BackendName)
+"""The `backend` trait: `""` until a call has been answered; `"hub"` when the kernel relayed
+it to a JupyterHub class service."""
 BackendSetting = TypeAliasType("BackendSetting", Literal["auto", "openai", "local", "hub"])
 """The server extension's `backend` option."""
 Direction = TypeAliasType("Direction", Literal["server", "client"])
