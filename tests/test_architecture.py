@@ -16,13 +16,13 @@ BASE = {"errors", "_version"}
 ALLOWED: dict[str, set[str]] = {
     "wire": BASE | {"wire"},
     "analysis": BASE | {"wire", "analysis"},
-    "sessions": BASE | {"wire", "analysis", "sessions"},
+    "sessions": BASE | {"wire", "analysis", "sessions", "hub.client"},
     "server": BASE | {"wire", "server", "hub.client"},
     "local": BASE | {"wire", "local"},
 }
 """What each layer may import from rt_notebook (a package, or one module of it), besides the
 local backend where it starts. ``hub.client`` is a backend (the Hub service's) the server
-extension uses like OpenAI's."""
+extension and the kernel relay use like OpenAI's."""
 
 STARTS_LOCAL = {
     ("sessions/relay.py", "local_backend"),
