@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
+    KERNEL_IDLE,
     LAB_QUIET,
     Browser,
     NetworkCapture,
@@ -117,8 +118,21 @@ def student(hub: Hub, browser: Browser, name: str, *, open_notebook: bool = True
     page.page.click("#login_submit")
     page.page.wait_for_url(re.compile(f"/user/{name}/lab"), timeout=90_000)
     if open_notebook:
-        page.open()
+        page.page.goto(server.page_url(page.notebook), wait_until="commit")
     return page
+
+
+def ready(page: NotebookPage, timeout: float = 90.0) -> None:
+    """What ``NotebookPage.open`` waits for, once the page is loading: the kernel, then the
+    setup cell and the widget (so several students' pages load at the same time)."""
+    page.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
+    page.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    wait_for(
+        lambda: any(r.get("kind") == "ready" for r in page.events.records()),
+        timeout=timeout,
+        what=f"the setup cell of {page.notebook} to run",
+    )
+    page.widget("connect").wait_for(state="visible", timeout=timeout * 1000)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +141,8 @@ def students(hub: Hub, browser: Browser) -> Iterator[dict[str, NotebookPage]]:
     try:
         for name in ("ann", "ben"):
             pages[name] = student(hub, browser, name)
+        for page in pages.values():
+            ready(page)
         yield pages
     finally:
         for page in pages.values():
