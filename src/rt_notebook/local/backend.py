@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +27,27 @@ if TYPE_CHECKING:
 
 Engine = SessionEngine | LiveEngine
 """A running session of either protocol."""
+
+
+_TRIM_AFTER_S = 1.0  # after a call ends, once its codecs and buffers are gone
+_libc: Any = None
+
+
+def release_freed_memory() -> None:
+    """Give memory that ended calls freed back to the OS.
+
+    A call's codecs, DTLS and SCTP buffers live in C on aiortc's threads; glibc keeps what they
+    free in per-thread arenas, so without this the process grows with every call it ever had.
+    A no-op where there is no glibc.
+    """
+    global _libc
+    if _libc is False:
+        return
+    try:
+        _libc = _libc or ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        _libc = False
 
 
 @dataclass
@@ -337,7 +360,8 @@ class LocalRealtime:
 
     def _ended(self, call_id: str) -> None:
         """A call or session ended: drop its engine (and peer connection), keep its record."""
-        self._calls.pop(call_id, None)
+        if self._calls.pop(call_id, None) is not None:
+            asyncio.get_running_loop().call_later(_TRIM_AFTER_S, release_freed_memory)
         engine = self.sessions.pop(call_id, None)
         if engine is not None:
             self.sessions[call_id] = EndedSession(engine.record, engine.session or {})  # now newest

@@ -94,7 +94,9 @@ class RealtimeExtension(ExtensionApp):
     ).tag(config=True)
 
     request_timeout = Float(
-        30.0, help="""Seconds to wait for the Realtime API before answering 504 (default 30)."""
+        30.0,
+        help="""Seconds the whole exchange with the Realtime API may take (connecting, sending,
+        reading the answer) before answering 504 (default 30).""",
     ).tag(config=True)
 
     rate_limit_per_minute = Int(
