@@ -89,20 +89,24 @@ class LiveWsClient(WsClient):
     ) -> LiveWsClient:
         from tornado.httpclient import HTTPRequest
 
-        url = base_url.replace("http://", "ws://") + path
+        url = base_url.replace("https://", "wss://").replace("http://", "ws://") + path
         request = HTTPRequest(url, headers={"Authorization": f"Bearer {key}"})
         return cls(await websocket_connect(request))
 
     @classmethod
     async def start(
-        cls, base_url: str, session: dict[str, Any] | None = None, **start: Any
+        cls,
+        base_url: str,
+        session: dict[str, Any] | None = None,
+        key: str = "sk-local-test",
+        **start: Any,
     ) -> LiveWsClient:
         """A session started: ``session.start`` sent and ``session.started`` received."""
-        client = await cls.connect(base_url)
+        client = await cls.connect(base_url, key=key)
         client.send(
             {"type": "session.start", "session": session or {"model": "gpt-live-1"}, **start}
         )
-        await client.wait("session.started", timeout=10)
+        await client.wait("session.started", timeout=30)
         return client
 
     def speak(self, samples: Any, chunk_ms: int = 100) -> None:
@@ -130,3 +134,42 @@ class LiveWsClient(WsClient):
     @property
     def closed(self) -> bool:
         return self._reader.done()
+
+
+async def live_text_turn(base_url: str, key: str = "sk-local-test") -> LiveWsClient:
+    """One GPT-Live WebSocket turn: start, a typed question answered aloud (silence streamed
+    meanwhile, as Live's timeline needs), close. The same steps run locally and against OpenAI."""
+    client = await LiveWsClient.start(
+        base_url,
+        {
+            "model": "gpt-live-1",
+            "instructions": "Answer in a few words.",
+            "audio": {"format": {"type": "audio/pcm", "rate": 24000}},
+        },
+        key=key,
+    )
+    client.send(
+        {
+            "type": "session.commentary.append",
+            "event_id": "ask",
+            "content": "The user typed: say hello.",
+            "delegation_id": None,
+        }
+    )
+    quiet = silence(0.1)
+
+    def spoken() -> bool:
+        return bool(client.of("session.output_transcript.delta")) and bool(
+            client.of("session.usage.updated")
+        )
+
+    for _ in range(300):  # at most 30 s of audio
+        if spoken():
+            break
+        client.speak(quiet)
+        await asyncio.sleep(0.1)
+    await wait_until(spoken, 5, "a spoken answer and a usage report")
+    client.send({"type": "session.close", "event_id": "bye"})
+    await client.wait("session.closed", timeout=20)
+    await client.close()
+    return client

@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16
-from tests.local.harness import LiveWsClient, espeak_pcm, running_backend, silence, wait_until
+from tests.local.harness import (
+    LiveWsClient,
+    espeak_pcm,
+    live_text_turn,
+    running_backend,
+    silence,
+    wait_until,
+)
 from tests.protocol import assert_in_order, assert_live_conformant, assert_live_server_event
 
 FAST = 20.0
@@ -369,3 +376,13 @@ async def test_malformed_frames_are_refused_and_the_session_goes_on() -> None:
         await client.wait("session.input_audio.unmuted")
         await client.close()
     assert [e["error"]["code"] for e in client.of("error")] == ["invalid_json"] * 3
+
+
+async def test_the_live_test_turn_runs_locally() -> None:
+    """tests/live/test_openai_live.py's steps, against the local backend."""
+    async with running_backend() as (_, url):
+        client = await live_text_turn(url)
+    assert client.of("session.commentary.appended")[0]["client_event_id"] == "ask"
+    assert said(client) == 'You said: "The user typed: say hello.".'
+    assert client.of("session.closed")[0]["client_event_id"] == "bye"
+    conformant(client)
