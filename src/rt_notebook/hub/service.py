@@ -14,7 +14,7 @@ import os
 import signal
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from jupyterhub.services.auth import HubOAuth
@@ -24,6 +24,7 @@ from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, d
 from traitlets.config import Application
 
 from .._version import __version__
+from ..errors import RealtimeError
 from ..server.policy import ApiKeySource
 from ..wire.signaling import env_credentials
 from .meter import Meter
@@ -236,13 +237,21 @@ class HubService(Application):
         cached = self._identities.get(name)
         if cached and time.monotonic() - cached[0] < self.identity_cache_seconds:
             return cached[1]
-        response = await self.http.get(
-            f"{self.hub_auth.api_url}/users/{name}",
-            headers={"Authorization": f"token {self.hub_auth.api_token}"},
-            timeout=self.request_timeout,
-        )
-        response.raise_for_status()
-        model = response.json()
+        try:
+            response = await self.http.get(
+                f"{self.hub_auth.api_url}/users/{quote(name, safe='')}",
+                headers={"Authorization": f"token {self.hub_auth.api_token}"},
+                timeout=self.request_timeout,
+            )
+            response.raise_for_status()
+            model = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.error("rt_notebook hub: cannot look %s up in JupyterHub: %s", name, exc)
+            raise RealtimeError(
+                503,
+                "hub_unreachable",
+                "The class service could not ask JupyterHub who you are; try again shortly",
+            ) from None
         who = Identity(name, list(model.get("groups") or []), bool(model.get("admin")))
         self._identities[name] = (time.monotonic(), who)
         return who
