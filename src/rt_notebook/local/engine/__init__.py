@@ -5,9 +5,9 @@ VAD), :mod:`.audio_formats` (PCM16/G.711), :mod:`.speech_out` (paced speech and 
 The Realtime ones: :mod:`.dispatch` (the client event table), :mod:`.turns`, :mod:`.responses`,
 :mod:`.conversation`, :mod:`.audio_out`, :mod:`.usage`, and :mod:`.core` (the coordinator).
 
-A second protocol (GPT-Live) plugs in as a sibling coordinator with its own table and event
-shapes (``session.start``, ``session.input_audio.append``, transcript deltas, ``session.closed``),
-reusing the neutral rooms and :class:`~rt_notebook.local.playback.Playback`.
+GPT-Live is the sibling coordinator in :mod:`.live`, with its own table and event shapes
+(``session.start``, ``session.input_audio.append``, timed transcript deltas, ``response.event``,
+``session.closed``), reusing the neutral rooms and :class:`~rt_notebook.local.playback.Playback`.
 """
 
 from .core import SessionEngine, SessionRecord, Transport
