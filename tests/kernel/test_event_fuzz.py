@@ -33,7 +33,7 @@ from tests.kernel.event_fuzz import (
 from tests.protocol import assert_server_event
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=250,
     deadline=None,
     derandomize=True,  # the same cases in every CI run; bench/fuzz_events.py explores further
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -25,6 +25,9 @@ from tests.protocol import assert_conformant, assert_in_order
 OPTIONS = [
     "--host",
     "--port",
+    "--allow-origin",
+    "--api-key",
+    "--max-records",
     "--scenario",
     "--transcriber",
     "--model",
@@ -202,12 +205,32 @@ async def test_cli_http_error_fault(tmp_path: Path) -> None:
     }
 
 
+async def test_cli_api_key_and_allowed_origin(tmp_path: Path) -> None:
+    args = ("--api-key", "sk-only-mine", "--allow-origin", "https://app.example")
+    async with cli_server(tmp_path, *args) as url, httpx.AsyncClient(timeout=30) as http:
+        wrong = await http.get(f"{url}/local/sessions", headers={"Authorization": "Bearer sk-x"})
+        right = await http.get(
+            f"{url}/local/sessions", headers={"Authorization": "Bearer sk-only-mine"}
+        )
+        asked = {"Access-Control-Request-Method": "POST"}
+        allowed = await http.options(
+            f"{url}/realtime/calls", headers={**asked, "Origin": "https://app.example"}
+        )
+        foreign = await http.options(
+            f"{url}/realtime/calls", headers={**asked, "Origin": "https://other.example"}
+        )
+    assert (wrong.status_code, right.status_code) == (401, 200)
+    assert (allowed.status_code, foreign.status_code) == (204, 403)
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+
+
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
         (["--http-error", "abc"], "STATUS must be an HTTP error code"),
         (["--http-error", "200:ok"], "STATUS must be an HTTP error code"),
         (["--log-level", "loud"], "invalid choice"),
+        (["--allow-origin", "myhost"], "is not an origin"),
     ],
 )
 def test_bad_arguments_get_a_usage_error(args: list[str], complaint: str) -> None:

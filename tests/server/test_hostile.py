@@ -10,18 +10,26 @@ import logging
 import socket
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
 from rt_notebook.errors import RealtimeError, redact, register_secret
 from rt_notebook.sessions import relay
 from rt_notebook.sessions.widget import RealtimeWidget
 from tests.conftest import FAKE_KEY, OFFER
+from tests.kernel.event_fuzz import JUNK
 from tests.server.hostile import Hostile
 
+FUZZ_ENDPOINTS = settings(
+    max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 PLAIN_KEY = "proxy-token-7f3a9c1d5e"  # not key-shaped: only the registered secret catches it
 
 
@@ -240,3 +248,64 @@ async def test_only_an_sdp_answering_the_offer_reaches_the_browser(
     got, body, _ = await fetch(jp_fetch, "calls", json.dumps({"sdp": OFFER}))
     assert got == 201
     assert body["sdp"].count("m=") == 2
+
+
+# ---- fuzzing the endpoints ------------------------------------------------------------------
+
+_json = JUNK.map(lambda v: json.dumps(v, allow_nan=True))
+_session = st.one_of(
+    JUNK,
+    st.fixed_dictionaries(
+        {"type": st.just("realtime")},
+        optional={
+            "model": JUNK | st.just("gpt-realtime"),
+            "instructions": JUNK | st.text(max_size=50),
+            "audio": JUNK,
+            "tools": st.lists(JUNK, max_size=3),
+            "output_modalities": JUNK,
+        },
+    ),
+)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "sdp": st.one_of(st.just(OFFER), JUNK),
+        "session": _session,
+        "expires_after_seconds": JUNK,
+        "local": JUNK,
+    },
+).map(json.dumps)
+BODIES = st.one_of(st.binary(max_size=300), _json.map(str.encode), _fields.map(str.encode))
+
+
+async def test_fuzzed_bodies_are_answered_never_with_a_500(
+    jp_serverapp: Any,
+    http_server: Any,
+    http_server_port: tuple[socket.socket, int],
+    jp_base_url: str,
+    key: str,
+) -> None:
+    base = f"http://127.0.0.1:{http_server_port[1]}{jp_base_url}api/rt-notebook/"
+    token = jp_serverapp.identity_provider.token
+    seen: Counter[int] = Counter()
+
+    def fuzz() -> None:  # on a thread, so the server keeps running on this loop
+        with httpx.Client(base_url=base, headers={"Authorization": f"token {token}"}) as client:
+
+            @settings(FUZZ_ENDPOINTS)
+            @given(route=st.sampled_from(["calls", "client-secrets"]), body=BODIES)
+            def post(route: str, body: bytes) -> None:
+                response = client.post(route, content=body, timeout=30)
+                seen[response.status_code] += 1
+                assert response.status_code in (200, 201, 400, 413), response.text
+                if response.status_code >= 400:
+                    error = response.json()["error"]
+                    assert isinstance(error["code"], str)
+                    assert isinstance(error["message"], str)
+                assert key not in response.text
+
+            post()
+
+    await asyncio.get_running_loop().run_in_executor(None, fuzz)
+    assert seen[400] > 0
+    assert seen[200] + seen[201] > 0  # the fuzz reached the upstream too
