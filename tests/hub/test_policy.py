@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from rt_notebook.hub.policy import check_policy, day_start, rules_for
 from rt_notebook.hub.service import HubService
 from rt_notebook.hub.store import Store
+from tests.hub import postgres
 
 POLICY: dict[str, Any] = {
     "default": {"usd_per_day": 0.5, "concurrent_calls": 1, "allowed_models": ["gpt-realtime"]},
@@ -86,8 +88,20 @@ def test_any_policy_is_either_accepted_or_refused_with_a_value_error(policy: Any
         rules_for(checked, name, ["students", "staff"])
 
 
-def test_spending_sums_money_and_minutes_from_the_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'usage.sqlite'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite (the default) and PostgreSQL (production), both real servers of the data."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'usage.sqlite'}"
+        return
+    if postgres.binaries() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/setup installs it)")
+    with postgres.running_postgres() as url:
+        yield url
+
+
+def test_spending_sums_money_and_minutes_from_the_database(db_url: str) -> None:
+    url = db_url
     store = Store(url)
     start = day_start(1_800_000_000.0) + 3600
     store.start_call("rtc_1", "ann", ["students"], "gpt-realtime", start)
