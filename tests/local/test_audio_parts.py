@@ -8,6 +8,7 @@ import wave
 from itertools import pairwise
 from math import ceil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -378,3 +379,30 @@ def test_pocketsphinx_hears_words(spoken: np.ndarray) -> None:
     heard = transcriber.transcribe(to_pcm16(spoken)).split()
     assert len(set(heard) & set(SENTENCE.lower().replace(",", "").split())) >= 2
     assert transcriber.transcribe(to_pcm16(silence(1.0))) == ""
+
+
+def test_quiet_frames_skip_the_model_and_speech_still_counts(turn: tuple[bytes, int, int]) -> None:
+    class Counting:
+        """The real model, counting the frames it is asked about."""
+
+        def __init__(self, real: Any) -> None:
+            self.real, self.frame_samples, self.asked = real, real.frame_samples, 0
+
+        def is_speech(self, frame: np.ndarray, threshold: float) -> bool:
+            self.asked += 1
+            return bool(self.real.is_speech(frame, threshold))
+
+        def reset(self) -> None:
+            self.real.reset()
+
+    from rt_notebook.local.vad import _load_backend
+
+    quiet = TurnDetector({"type": "server_vad"})
+    quiet._backend = counting = Counting(_load_backend())
+    assert quiet.feed(to_pcm16(silence(3.0))) == []
+    assert counting.asked == 0  # three seconds of silence: no model call
+    spoken = TurnDetector({"type": "server_vad", "idle_timeout_ms": None})
+    spoken._backend = counting = Counting(_load_backend())
+    events = spoken.feed(turn[0])
+    assert [event.kind for event in events] == ["speech_started", "speech_stopped"]
+    assert counting.asked > 0

@@ -18,6 +18,7 @@ SEMANTIC_SILENCE_MS = {"low": 1500, "medium": 800, "auto": 800, "high": 400}
 OpenAI documents maximum waits of 8 s, 4 s and 2 s for low, medium and high)."""
 
 _VAD_RATE = 16000
+_QUIET_POWER = 10 ** (-60 / 10)  # mean square of a -60 dBFS frame: too quiet to be speech
 _DEFAULTS: dict[str, Any] = {"threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
 
 Frame = npt.NDArray[np.float64]
@@ -186,7 +187,10 @@ class TurnDetector:
         events: list[VadEvent] = []
         size = backend.frame_samples
         while self._pending.size >= size:
-            speech = backend.is_speech(self._pending[:size], settings.threshold)
+            frame = self._pending[:size]
+            # the model costs a millisecond or more per frame: quiet frames skip it
+            loud = float(np.dot(frame, frame)) >= _QUIET_POWER * size
+            speech = loud and backend.is_speech(frame, settings.threshold)
             start = self._pending_at * 1000 // _VAD_RATE
             end = (self._pending_at + size) * 1000 // _VAD_RATE
             event = self._step(settings, speech, start, end)
