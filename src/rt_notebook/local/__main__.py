@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,6 +107,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "(default 1; WebRTC always plays in real time)",
     )
     parser.add_argument(
+        "--workers",
+        default="1",
+        type=workers,
+        metavar="N",
+        help="worker processes (a number, or auto: one per CPU core); with more than one, "
+        "calls are spread over them behind this port, so a class can talk at once "
+        "(default 1: one process)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -132,6 +142,16 @@ def origin(text: str) -> str:
     """An ``--allow-origin`` value, normalized."""
     try:
         return normalize_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def workers(text: str) -> int:
+    """A ``--workers`` value."""
+    from .workers import worker_count
+
+    try:
+        return worker_count(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -173,11 +193,30 @@ async def serve(args: argparse.Namespace) -> None:
     await backend.close()
 
 
+async def serve_front(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """``--workers N``: a front on the port, N worker processes behind it; until a signal."""
+    from .workers import serve_workers
+
+    async with serve_workers(args.workers, argv, host=args.host, port=args.port) as (_, url):
+        logging.getLogger(__name__).info(
+            "rt_notebook local backend on %s, calls spread over %d worker processes "
+            "(Ctrl+C to stop)",
+            url,
+            args.workers,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(args))
+    asyncio.run(serve_front(args, argv) if args.workers > 1 else serve(args))
 
 
 if __name__ == "__main__":

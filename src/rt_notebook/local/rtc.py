@@ -64,6 +64,11 @@ class PlaybackTrack(MediaStreamTrack):
         self.late_frames = 0
         """Frames produced more than one frame period behind the real-time schedule."""
 
+    @property
+    def frames(self) -> int:
+        """Frames produced so far."""
+        return 0 if self._start is None else self._pts // _FRAME_SAMPLES + 1
+
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
