@@ -1,16 +1,20 @@
 """How many simultaneous WebRTC sessions the local backend sustains here without late audio.
 
-The backend runs in this process (tornado + aiortc on a free 127.0.0.1 port); N aiortc clients,
+The backend runs in this process (tornado + aiortc on a free 127.0.0.1 port), or with
+``--server-workers N|auto`` in N worker processes behind one front, as ``python -m
+rt_notebook.local --workers N`` runs it (late frames and CPU then come from the workers and are
+summed); N aiortc clients,
 the browser's stand-in, run in a worker subprocess (``--clients-in-process`` puts them in this
 process instead). All N connect at once, speak an espeak-ng sentence into their mic and hear the
 spoken reply. Per level it prints server late frames, client-side audio continuity, VAD→response
-latency and CPU use. A level *sustains* when every session finished, late frames are ≤ 1 % and no
+latency and CPU use. A level *sustains* when every session finished, no frame was late and no
 client gap exceeds 100 ms. Climbing stops when a level clearly fails twice in a row (a session
 unfinished, late frames > 10 % or < 90 % of the audio received) or the time budget runs out.
 Numbers are printed, never asserted; the exit code is 0. ICE is limited to 127.0.0.1, so all
 traffic stays on loopback.
 
-    .venv/bin/python bench/local_capacity.py [--quick] [--levels 1,2,4] [--clients-in-process]
+    .venv/bin/python bench/local_capacity.py [--quick] [--levels 1,2,4] [--server-workers auto]
+        [--clients-in-process]
 """
 
 from __future__ import annotations
@@ -36,14 +40,17 @@ import aioice.ice
 import httpx
 import numpy as np
 
+from rt_notebook.local.access import Access
 from rt_notebook.local.backend import LocalOptions, LocalRealtime
 from rt_notebook.local.responders import ResponseContext
 from rt_notebook.local.server import serve
+from rt_notebook.local.workers import WorkerPool, run_worker, serve_workers, worker_count
 from rt_notebook.testing import RtcClient, espeak_pcm, read_wav
 from rt_notebook.wire.audio import SAMPLE_RATE
 
 FRAME_SAMPLES = SAMPLE_RATE // 50  # the server track's 20 ms frames
-LATE_LIMIT_PCT = 1.0
+LATE_LIMIT_PCT = 0.0  # "no late frames" means none
+CLEAR_FAIL_LATE_PCT = 10.0  # overload, not a passing hiccup
 GAP_LIMIT_MS = 100.0
 GAP_NOTE_MS = 60.0
 AUDIBLE_RMS = 0.01  # a received frame louder than -40 dBFS is reply speech
@@ -241,16 +248,22 @@ class ServerProbe:
         self._tracks0: dict[str, tuple[int, int]] = {}
         self._busy0: tuple[int, int] | None = None
 
-    def tracks(self) -> dict[str, tuple[int, int]]:
-        # LocalRealtime._calls and PlaybackTrack._pts are private; fine for a bench (no public
-        # accessor exists). (late frames, frames produced) per call.
+    async def tracks(self) -> dict[str, tuple[int, int]]:
+        # LocalRealtime._calls is private; fine for a bench. (late frames, frames) per call.
         return {
-            call_id: (call.track.late_frames, call.track._pts // FRAME_SAMPLES + 1)
+            call_id: (call.track.late_frames, call.track.frames)
             for call_id, call in self.backend._calls.items()
         }
 
-    @staticmethod
-    def cpu() -> float:
+    async def calls(self) -> int:
+        return len(self.backend._calls)
+
+    async def hang_up_all(self) -> None:
+        for call_id in list(self.backend._calls):
+            with contextlib.suppress(Exception):
+                await self.backend.hangup(call_id)
+
+    def cpu(self) -> float:
         # this process plus reaped children (the backend's espeak-ng runs)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.process_time() + children.ru_utime + children.ru_stime
@@ -265,12 +278,15 @@ class ServerProbe:
         total = sum(fields[:8])  # guest time is already in user
         return total - fields[3] - fields[4], total  # minus idle and iowait
 
-    def begin(self) -> None:
-        self._t0, self._cpu0, self._tracks0 = time.monotonic(), self.cpu(), self.tracks()
+    async def begin(self) -> None:
+        self._t0, self._cpu0, self._tracks0 = time.monotonic(), self.cpu(), await self.tracks()
         self._busy0 = self.machine_busy()
 
-    def end(self) -> Json:
-        wall, cpu, now = time.monotonic() - self._t0, self.cpu() - self._cpu0, self.tracks()
+    async def end(self) -> Json:
+        wall, cpu, now = time.monotonic() - self._t0, self.cpu(), await self.tracks()
+        return self._figures(wall, cpu - self._cpu0, now)
+
+    def _figures(self, wall: float, cpu: float, now: dict[str, tuple[int, int]]) -> Json:
         busy1 = self.machine_busy()
         machine = None
         if self._busy0 and busy1 and busy1[1] > self._busy0[1]:
@@ -290,6 +306,44 @@ class ServerProbe:
         }
 
 
+class PoolProbe(ServerProbe):
+    """The same figures from worker processes (their stats endpoint), CPU summed."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self._t0 = self._cpu0 = 0.0
+        self._tracks0 = {}
+        self._busy0 = None
+        self._cpu_now = 0.0
+
+    async def tracks(self) -> dict[str, tuple[int, int]]:
+        stats = await self.pool.stats()
+        self._cpu_now = sum(float(s["cpu_s"]) for s in stats)
+        return {
+            call_id: (int(c["late_frames"]), int(c["frames"]))
+            for s in stats
+            for call_id, c in s["calls"].items()
+        }
+
+    async def calls(self) -> int:
+        return len(await self.tracks())
+
+    async def hang_up_all(self) -> None:
+        """Calls end with their clients; nothing to do from here."""
+
+    def cpu(self) -> float:
+        return self._cpu_now  # as of the last tracks()
+
+    async def begin(self) -> None:
+        self._tracks0 = await self.tracks()
+        self._t0, self._cpu0 = time.monotonic(), self.cpu()
+        self._busy0 = self.machine_busy()
+
+    async def end(self) -> Json:
+        now = await self.tracks()
+        return self._figures(time.monotonic() - self._t0, self.cpu() - self._cpu0, now)
+
+
 class InProcessHooks(Hooks):
     def __init__(self, probe: ServerProbe) -> None:
         self.probe = probe
@@ -297,11 +351,11 @@ class InProcessHooks(Hooks):
         self.server: Json = {}
 
     async def speaking(self) -> None:
-        self.probe.begin()
+        await self.probe.begin()
 
     async def measured(self, result: Json) -> None:
         # one process: srvCPU% already includes the clients
-        self.server, self.client = self.probe.end(), {**result, "client_cpu_pct": None}
+        self.server, self.client = await self.probe.end(), {**result, "client_cpu_pct": None}
 
 
 class WorkerClients:
@@ -323,9 +377,9 @@ class WorkerClients:
     async def run(self, probe: ServerProbe, command: Json) -> tuple[Json, Json]:
         self._send(command)
         await self._expect("speaking", 60 + 3 * command["sessions"])
-        probe.begin()
+        await probe.begin()
         client = (await self._expect("measured", command["timeout"] + 30))["measured"]
-        server = probe.end()
+        server = await probe.end()
         self._send({"close": True})
         await self._expect("closed", 30)
         return server, client
@@ -401,10 +455,10 @@ def summarize(sessions: int, server: Json, client: Json, load1: float) -> Json:
         "client_mic_late_pct": client["client_mic_late_pct"],
         "load1_before": round(load1, 2),
     }
-    level["sustained"] = done == sessions and late <= LATE_LIMIT_PCT and max_gap <= GAP_LIMIT_MS
+    level["sustained"] = done == sessions and server["late_frames"] == 0 and max_gap <= GAP_LIMIT_MS
     # overload, not a passing hiccup from other work on the machine: climbing further is moot
     level["clear_fail"] = (
-        done < sessions or late > 10 * LATE_LIMIT_PCT or level["received_pct_min"] < 90
+        done < sessions or late > CLEAR_FAIL_LATE_PCT or level["received_pct_min"] < 90
     )
     return level
 
@@ -435,19 +489,17 @@ def row(level: Json) -> str:
         f"{level['gaps_over_60ms']:>6} {pair('speech_stopped_to_response_created'):>13} "
         f"{pair('response_created_to_audio_started'):>13} {pair('end_to_audible_reply'):>12} "
         f"{level['server_cpu_pct']:>7.1f} {client_cpu:>7} "
-        f"{machine:>7}  {verdict}"
+        f"{machine:>7}  {verdict} (load {level['load1_before']:.1f})"
     )
 
 
-async def settle(backend: LocalRealtime) -> None:
+async def settle(probe: ServerProbe) -> None:
     """Wait (bounded) for the level's calls to close; hang up any left."""
     for _ in range(100):
-        if not backend._calls:
+        if not await probe.calls():
             break
         await asyncio.sleep(0.1)
-    for call_id in list(backend._calls):
-        with contextlib.suppress(Exception):
-            await backend.hangup(call_id)
+    await probe.hang_up_all()
     await asyncio.sleep(1.0)
 
 
@@ -500,11 +552,16 @@ async def ladder(
 ) -> Json:
     """Climb the levels until one clearly fails, the ladder ends or the time budget runs out."""
     mode = "this process" if args.clients_in_process else "a worker subprocess"
+    served = (
+        f"{args.server_workers} server worker processes"
+        if args.server_workers > 1
+        else "the backend in this process"
+    )
     print(
         f"local backend capacity: {os.cpu_count()} CPUs, load average "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start, clients in {mode}, "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start, {served}, clients in {mode}, "
         f"mic {len(speech) / SAMPLE_RATE:.1f} s + {TRAILING_SILENCE_S} s silence per session\n"
-        f"sustained = all done, late ≤ {LATE_LIMIT_PCT:g} %, max gap ≤ {GAP_LIMIT_MS:g} ms; "
+        f"sustained = all done, 0 late frames, max gap ≤ {GAP_LIMIT_MS:g} ms; "
         "latencies median/max ms; CPU in % of one core (allCPU% = the whole machine, other "
         "work included)"
     )
@@ -516,8 +573,16 @@ async def ladder(
     started = time.monotonic()
     last_duration = 0.0
     stopped_because = "ladder finished"
-    async with serve(LocalRealtime(options)) as (backend, url):
-        probe = ServerProbe(backend)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.server_workers > 1:
+            command = [sys.executable, str(WORKER_SCRIPT), "--server-worker"]
+            pool, url = await stack.enter_async_context(
+                serve_workers(args.server_workers, ["--reply", profile.reply_text], command=command)
+            )
+            probe: ServerProbe = PoolProbe(pool)
+        else:
+            backend, url = await stack.enter_async_context(serve(LocalRealtime(options)))
+            probe = ServerProbe(backend)
         try:
             if workers is not None:
                 await workers.start()
@@ -533,7 +598,7 @@ async def ladder(
                 level = await run_level(probe, workers, url, sessions, wav, speech, timeout)
                 results.append(level)
                 print(row(level), flush=True)
-                await settle(backend)
+                await settle(probe)
                 last_duration = time.monotonic() - level_start
                 if not level["clear_fail"]:
                     queue.pop(0)
@@ -558,6 +623,7 @@ async def ladder(
             "load_average_end": [round(x, 2) for x in os.getloadavg()],
         },
         "clients": mode,
+        "server_workers": args.server_workers,
         "profile": "quick" if args.quick else "full",
         "mic_s": round(len(speech) / SAMPLE_RATE, 2),
         "criteria": {"late_pct_max": LATE_LIMIT_PCT, "gap_ms_max": GAP_LIMIT_MS},
@@ -584,7 +650,19 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="run the clients in the backend's process and event loop (they then share its CPU)",
     )
+    parser.add_argument(
+        "--server-workers",
+        type=worker_count,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes behind one front (python -m rt_notebook.local "
+        "--workers N), or auto: one per core (default 1: the backend in this process)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--server-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--reply", help=argparse.SUPPRESS)
+    parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -593,6 +671,10 @@ def main() -> None:
     loopback_only()
     if args.worker:
         asyncio.run(worker())
+        return
+    if args.server_worker:  # one of --server-workers' processes: replies numbered per worker
+        backend = LocalRealtime(LocalOptions(scenario=numbered_replies(args.reply)))
+        asyncio.run(run_worker(backend, Access.create(host=args.host), args.port))
         return
     report = asyncio.run(bench(args))
     print(

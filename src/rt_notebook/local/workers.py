@@ -37,7 +37,10 @@ from tornado import httpclient, web, websocket
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-__all__ = ["WorkerPool", "front_app", "serve_workers", "worker_count"]
+from .access import Access
+from .backend import LocalRealtime
+
+__all__ = ["WorkerPool", "front_app", "run_worker", "serve_workers", "worker_app", "worker_count"]
 
 _KNOWN_IDS = 10_000  # ids remembered per kind (oldest forgotten first)
 _ID_PATH = re.compile(r"^/v1/(?:realtime/calls|live/sessions|local/sessions)/([^/?]+)")
@@ -69,11 +72,19 @@ class _Bounded(OrderedDict[str, int]):
 class WorkerPool:
     """N local-backend processes on loopback ports, and which of them owns what."""
 
-    def __init__(self, count: int, argv: Sequence[str] = (), host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        count: int,
+        argv: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        command: Sequence[str] | None = None,
+    ) -> None:
         if count < 1:
             raise ValueError("a pool needs at least one worker")
         self.count = count
         self.argv = list(argv)
+        self.command = list(command or [sys.executable, "-m", "rt_notebook.local.workers"])
+        """How to start a worker; ``--host H --port N`` are appended to it and ``argv``."""
         self.host = host
         self.ports: list[int] = []
         self.procs: list[asyncio.subprocess.Process] = []
@@ -90,9 +101,7 @@ class WorkerPool:
         for _ in range(self.count):
             port = _free_port()
             proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "rt_notebook.local.workers",
+                *self.command,
                 *self.argv,
                 "--host",
                 self.host,
@@ -330,11 +339,17 @@ def front_app(pool: WorkerPool) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def serve_workers(
-    count: int, argv: Sequence[str] = (), *, host: str = "127.0.0.1", port: int = 0
+    count: int,
+    argv: Sequence[str] = (),
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    command: Sequence[str] | None = None,
 ) -> AsyncIterator[tuple[WorkerPool, str]]:
     """Run a front and ``count`` workers: ``(pool, "http://HOST:PORT/v1")``; ``argv`` are the
-    workers' command-line options (see ``python -m rt_notebook.local --help``)."""
-    pool = WorkerPool(count, argv, host)
+    workers' command-line options (see ``python -m rt_notebook.local --help``), ``command``
+    another worker program (one that serves :func:`worker_app`)."""
+    pool = WorkerPool(count, argv, host, command)
     await pool.start()
     server = HTTPServer(front_app(pool))
     try:
@@ -350,7 +365,7 @@ async def serve_workers(
 
 
 class _Stats(web.RequestHandler):
-    def initialize(self, backend: Any) -> None:
+    def initialize(self, backend: LocalRealtime) -> None:
         self.backend = backend
 
     def get(self) -> None:
@@ -362,20 +377,21 @@ class _Stats(web.RequestHandler):
         self.finish({"pid": os.getpid(), "cpu_s": time.process_time(), "calls": calls})
 
 
-async def _worker(argv: Sequence[str]) -> None:
-    import signal
-
-    from .__main__ import options_from, parse_args
-    from .access import Access
-    from .backend import LocalRealtime
+def worker_app(backend: LocalRealtime, access: Access) -> web.Application:
+    """A worker's app: the backend's own, plus ``STATS_PATH``."""
     from .server import make_app
 
-    args = parse_args(argv)
-    backend = LocalRealtime(options_from(args))
-    app = make_app(backend, Access.create(args.allow_origin, args.api_key, args.host))
+    app = make_app(backend, access)
     app.add_handlers(r".*", [(STATS_PATH, _Stats, {"backend": backend})])
-    server = HTTPServer(app)
-    server.listen(args.port, "127.0.0.1")
+    return app
+
+
+async def run_worker(backend: LocalRealtime, access: Access, port: int) -> None:
+    """Serve ``backend`` on ``127.0.0.1:port`` as a worker until SIGINT or SIGTERM."""
+    import signal
+
+    server = HTTPServer(worker_app(backend, access))
+    server.listen(port, "127.0.0.1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -402,5 +418,14 @@ async def _accepts(port: int) -> bool:
     return True
 
 
+def _main(argv: Sequence[str]) -> None:
+    from .__main__ import options_from, parse_args
+
+    args = parse_args(argv)
+    backend = LocalRealtime(options_from(args))
+    access = Access.create(args.allow_origin, args.api_key, args.host)
+    asyncio.run(run_worker(backend, access, args.port))
+
+
 if __name__ == "__main__":
-    asyncio.run(_worker(sys.argv[1:]))
+    _main(sys.argv[1:])
