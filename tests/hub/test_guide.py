@@ -3,9 +3,9 @@ the same files verbatim, and the service's settings load."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
-from rt_notebook.hub.service import HubService
 from tests.hub.harness import DOCS
 
 
@@ -21,6 +21,9 @@ def test_the_helm_values_embed_the_tested_configs_verbatim() -> None:
 
 
 def test_the_service_config_loads() -> None:
+    pytest.importorskip("jupyterhub", reason="scripts/setup installs jupyterhub")
+    from rt_notebook.hub.service import HubService
+
     service = HubService()
     service.load_config_file(str(DOCS / "rt_notebook_hub_config.py"))
     assert service.allowed_groups == ["students", "teachers"]

@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rt_notebook.hub.policy import check_policy, day_start, rules_for
-from rt_notebook.hub.service import HubService
 from rt_notebook.hub.store import Store
 from tests.hub import postgres
 
@@ -57,6 +56,9 @@ def test_a_bad_policy_is_refused_with_the_field(policy: dict[str, Any], message:
 
 
 def test_the_service_refuses_a_bad_policy_at_startup() -> None:
+    pytest.importorskip("jupyterhub", reason="scripts/setup installs jupyterhub")
+    from rt_notebook.hub.service import HubService
+
     service = HubService()
     with pytest.raises(Exception, match=r"HubService\.policy\.default has unknown rules"):
         service.policy = {"default": {"usd": 1}}
@@ -96,6 +98,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     if postgres.binaries() is None:
         pytest.skip("PostgreSQL is not installed (scripts/setup installs it)")
+    pytest.importorskip("psycopg", reason="scripts/setup installs psycopg")
     with postgres.running_postgres() as url:
         yield url
 
