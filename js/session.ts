@@ -48,6 +48,8 @@ export interface SessionDeps {
   graceMs?: number;
   /** How long after the answer `session.created` may take. */
   sessionTimeoutMs?: number;
+  /** How long a live call waits for a view to come back after its last one went away. */
+  lastViewGraceMs?: number;
 }
 
 export function browserDeps(): SessionDeps {
@@ -97,6 +99,24 @@ const CONNECTION_LOST: WidgetError = {
   fix: "Check the network, then connect again",
 };
 
+/** Why a call ended though nobody pressed Disconnect (shown in the widget, read in Python). */
+export const NO_VIEW: WidgetError = {
+  code: "no_view",
+  message:
+    "The call ended because its widget went away (the cell was re-run or its output cleared)",
+  fix: "Display the session again and press Connect to start a new call",
+};
+export const KERNEL_GONE: WidgetError = {
+  code: "kernel_restarted",
+  message: "The kernel restarted or shut down — call ended",
+  fix: "Re-run the cell that creates the session, then connect again",
+};
+
+/** States in which a call holds the microphone and a connection. */
+export function isLive(status: Status): boolean {
+  return status === "connecting" || status === "connected" || status === "interrupted";
+}
+
 /** Events the kernel acts on at once (tools, sequencing, handlers waiting on them): never held
  * back to be grouped with others. */
 const URGENT = new Set([
@@ -134,6 +154,9 @@ export class Session implements SessionHandle {
   private playback: Playback = SILENT;
   private held = false;
   private sessionTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Views showing this session now; a live call outlives its last one only briefly. */
+  private views = 0;
+  private orphanTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
     this.model = model;
@@ -159,6 +182,8 @@ export class Session implements SessionHandle {
     model.on("change:muted", this.applyMic);
     model.on("change:push_to_talk", this.onPushToTalk);
     model.on("change:mic_device_id", this.onMicChange);
+    // The kernel went away (restart, shutdown): no one can control this call any more.
+    model.on("comm_live_update", this.onCommLost);
   }
 
   get status(): Status {
@@ -270,8 +295,39 @@ export class Session implements SessionHandle {
     return () => this.listeners.delete(listener);
   }
 
+  /** A view of this session was rendered. */
+  viewAdded(): void {
+    this.views += 1;
+    this.clearOrphanTimer();
+  }
+
+  /**
+   * A view went away (output replaced or cleared, notebook closed). A live call left without
+   * any view ends after a short grace, so a re-rendered output can take it over; views only
+   * detached by notebook windowing (scrolled out of sight) are not removed, so scrolling
+   * never ends a call.
+   */
+  viewRemoved(): void {
+    this.views = Math.max(0, this.views - 1);
+    if (this.views > 0 || !isLive(this.machine.state)) return;
+    this.clearOrphanTimer();
+    this.orphanTimer = setTimeout(() => {
+      this.orphanTimer = undefined;
+      if (this.views === 0 && isLive(this.machine.state)) this.hangUp(NO_VIEW);
+    }, this.deps.lastViewGraceMs ?? 2000);
+  }
+
+  /** End a live call for a reason the user did not choose, and say which. */
+  hangUp(reason: WidgetError): void {
+    if (!isLive(this.machine.state)) return;
+    this.machine.dispatch({ type: "close" });
+    this.teardown(reason);
+  }
+
   /** The `initialize` cleanup: close everything and drop every listener. */
   dispose(): void {
+    this.clearOrphanTimer();
+    this.model.off("comm_live_update", this.onCommLost);
     this.model.off("msg:custom", this.onMessage);
     this.model.off("change:muted", this.applyMic);
     this.model.off("change:push_to_talk", this.onPushToTalk);
@@ -391,6 +447,10 @@ export class Session implements SessionHandle {
     }
   };
 
+  private readonly onCommLost = (): void => {
+    this.hangUp(KERNEL_GONE);
+  };
+
   private readonly applyMic = (): void => {
     const muted = this.model.get("muted") ?? false;
     const pushToTalk = this.model.get("push_to_talk") ?? false;
@@ -460,6 +520,11 @@ export class Session implements SessionHandle {
       this.notify("sound");
     }
     this.setTraits(error ? { call_id: "", error } : { call_id: "" });
+  }
+
+  private clearOrphanTimer(): void {
+    if (this.orphanTimer !== undefined) clearTimeout(this.orphanTimer);
+    this.orphanTimer = undefined;
   }
 
   private clearSessionTimer(): void {

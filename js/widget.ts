@@ -41,7 +41,12 @@ const render: Render<WidgetModel> = ({ model, el }) => {
     el.append(note);
     return () => note.remove();
   }
-  return mountUi(el, model, session);
+  session.viewAdded();
+  const unmount = mountUi(el, model, session);
+  return () => {
+    unmount();
+    session.viewRemoved();
+  };
 };
 
 export default { initialize, render };

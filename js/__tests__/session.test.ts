@@ -288,7 +288,7 @@ describe("Session kernel messages", () => {
     const h = harness();
     const before = h.model.listenerCount();
     h.session.dispose();
-    expect(h.model.listenerCount()).toBe(before - 4);
+    expect(h.model.listenerCount()).toBe(before - 5);
   });
 });
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .sessions.batch import run_batch
     from .sessions.browser import RealtimeSession
     from .sessions.headless import HeadlessSession
+    from .sessions.registry import disconnect_all, sessions
     from .sessions.tools import FunctionTool, function_tool
     from .wire.events import RealtimeEvent
     from .wire.session_config import SessionConfigError, compose_session, validate_session
@@ -33,9 +34,11 @@ __all__ = [
     "Turn",
     "__version__",
     "compose_session",
+    "disconnect_all",
     "function_tool",
     "load_session",
     "run_batch",
+    "sessions",
     "validate_session",
 ]
 
@@ -45,6 +48,7 @@ _LAZY = {
     "RealtimeSession": "sessions.browser",
     "HeadlessSession": "sessions.headless",
     "run_batch": "sessions.batch",
+    "disconnect_all": "sessions.registry",
     "RecordedSession": "analysis.recorded",
     "load_session": "analysis.recorded",
     "PRICES": "analysis.usage",
@@ -61,6 +65,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "sessions":  # the package, callable: rt.sessions() lists the live sessions
+        return importlib.import_module(".sessions", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'rt_notebook' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from ..wire.events import as_dicts
 from ..wire.scenario import check_scenario
 from ..wire.sideband import Sideband
 from ..wire.widget_protocol import BinaryTarget, Direction, KernelMessage, Status, WidgetError
+from . import registry
 from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, resolve, signature
@@ -76,6 +77,7 @@ class RealtimeSession(SessionCore):
         }
         """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
+        self.widget.on_close(self._closed)
 
     # ---- display and state ------------------------------------------------------------
 
@@ -104,6 +106,21 @@ class RealtimeSession(SessionCore):
     def disconnect(self) -> None:
         """End the call, as the Disconnect button does."""
         self._send_widget({"kind": "disconnect"})
+
+    def end_call(self) -> None:
+        self.disconnect()
+
+    def close(self) -> None:
+        """End the call and close the widget: the browser releases the microphone and the
+        connection, and the session leaves ``rt.sessions()``. The transcript, events and
+        recordings stay readable."""
+        if self.widget.comm is not None:
+            self.disconnect()
+        self.widget.close()  # the browser's model is destroyed with its comm: the call ends
+        self.output.close()
+
+    def _closed(self) -> None:
+        registry.forget(self)
 
     def send_image(
         self, image: Any, *, text: str | None = None, detail: str = "auto", respond: bool = True

@@ -32,6 +32,7 @@ from ..wire.events import (
 )
 from ..wire.session_config import apply_update, compose_session, validate_session
 from ..wire.widget_protocol import Status
+from . import registry
 from .options import SessionOptions
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
@@ -75,6 +76,7 @@ class SessionCore(SessionAnalysis):
         self._model: str | None = None
         self._sequencer = ResponseSequencer(self._transmit)
         self._tasks: set[asyncio.Task[Any]] = set()
+        registry.register(self)
 
     # ---- what a transport provides ----------------------------------------------------------
 
@@ -89,6 +91,10 @@ class SessionCore(SessionAnalysis):
 
     def _stop(self, code: str, message: str, fix: str) -> None:
         """End the call because of a policy (e.g. the budget)."""
+        raise NotImplementedError
+
+    def end_call(self) -> None:
+        """End the current call, if any (``rt.disconnect_all()`` calls this)."""
         raise NotImplementedError
 
     @contextlib.contextmanager

@@ -27,6 +27,7 @@ from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
+from . import registry
 from .core import SessionCore
 from .options import HeadlessOptions, resolve, signature
 from .recordings import Recordings
@@ -150,6 +151,11 @@ class HeadlessSession(SessionCore):
             await self._local.aclose()
             self._local = None
         self._status = "closed"
+        registry.forget(self)
+
+    def end_call(self) -> None:
+        if self._status not in ("closed", "idle"):
+            self._spawn(self.close())
 
     async def _endpoint(self) -> tuple[str, str]:
         if self.url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,13 @@ class RealtimeWidget(anywidget.AnyWidget):
     def _redacted_error(self, proposal: Any) -> Any:
         """Whoever sets it (the browser too), the error holds no key."""
         return redact(proposal["value"])
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once when the widget is closed (from Python)."""
+        self._close_callbacks = [*getattr(self, "_close_callbacks", []), callback]
+
+    def close(self) -> None:
+        callbacks, self._close_callbacks = getattr(self, "_close_callbacks", []), []
+        super().close()
+        for callback in callbacks:
+            callback()
