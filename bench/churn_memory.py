@@ -88,12 +88,29 @@ async def main() -> None:
     parser.add_argument("--step", type=int, default=100, help="print RSS every N calls (100)")
     parser.add_argument("--parallel", type=int, default=4, help="calls at a time (4)")
     parser.add_argument("--max-records", type=int, default=100, help="the backend's (100)")
+    parser.add_argument(
+        "--backend-src",
+        metavar="DIR",
+        help="run the backend from another checkout's src/ (e.g. an older commit, for a "
+        "before/after figure); --max-records is then not passed",
+    )
     args = parser.parse_args()
 
     port = free_port()
     env = {**os.environ, "RT_NOTEBOOK_LOCAL_API_KEY": KEY}
-    command = [sys.executable, "-m", "rt_notebook.local", "--port", str(port)]
-    command += ["--log-level", "ERROR", "--max-records", str(args.max_records)]
+    command = [
+        sys.executable,
+        "-m",
+        "rt_notebook.local",
+        "--port",
+        str(port),
+        "--log-level",
+        "ERROR",
+    ]
+    if args.backend_src:
+        env["PYTHONPATH"] = os.pathsep.join([args.backend_src, env.get("PYTHONPATH", "")])
+    else:
+        command += ["--max-records", str(args.max_records)]
     backend = subprocess.Popen(command, env=env)  # noqa: ASYNC220 (started once, before any call)
     url = f"http://127.0.0.1:{port}/v1"
     rows: list[dict[str, float]] = []

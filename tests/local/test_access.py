@@ -16,7 +16,7 @@ from tornado.websocket import websocket_connect
 
 from rt_notebook.local.access import Access, normalize_origin
 from rt_notebook.local.backend import EndedSession, LocalOptions, LocalRealtime
-from rt_notebook.local.server import serve
+from rt_notebook.local.server import serve, serve_private
 from tests.conftest import OFFER
 from tests.local.harness import RtcClient, WsClient, wait_until
 
@@ -190,3 +190,10 @@ async def test_ephemeral_keys_are_bounded() -> None:
     assert len(backend._secrets) == 3
     assert list(backend._secrets) == keys[2:]
     json.dumps(backend.secret_session(keys[-1]))
+
+
+async def test_a_kernel_private_backend_takes_only_its_own_key() -> None:
+    async with serve_private(LocalRealtime()) as (url, key), httpx.AsyncClient() as http:
+        other = await http.get(f"{url}/local/sessions", headers={"Authorization": "Bearer sk-x"})
+        mine = await http.get(f"{url}/local/sessions", headers={"Authorization": f"Bearer {key}"})
+    assert (other.status_code, mine.status_code) == (401, 200)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -554,3 +555,12 @@ async def serve(
     finally:
         server.stop()
         await backend.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_private(backend: LocalRealtime) -> AsyncIterator[tuple[str, str]]:
+    """:func:`serve` on a loopback port for this process alone: ``(base_url, key)``, where
+    only ``key`` (random) is accepted, so other local programs cannot join its sessions."""
+    key = f"sk-local-{secrets.token_urlsafe(18)}"
+    async with serve(backend, access=Access.create(api_key=key)) as (_, base):
+        yield base, key

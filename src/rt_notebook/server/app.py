@@ -126,6 +126,12 @@ class RealtimeExtension(ExtensionApp):
         response. Without it the local backend answers about what it heard.""",
     ).tag(config=True)
 
+    local_max_records = Int(
+        100,
+        help="""How many ended sessions of the in-process local backend keep their records
+        for api/rt-notebook/local/sessions (the oldest are forgotten first).""",
+    ).tag(config=True)
+
     local_transcriber = Enum(
         ["honest", "pocketsphinx"],
         default_value="honest",
@@ -234,7 +240,11 @@ class RealtimeExtension(ExtensionApp):
 
             scenario = load_scenario(self.local_scenario) if self.local_scenario else None
             self._local = LocalRealtime(
-                LocalOptions(scenario=scenario, transcriber=self.local_transcriber)
+                LocalOptions(
+                    scenario=scenario,
+                    transcriber=self.local_transcriber,
+                    max_records=max(0, self.local_max_records),
+                )
             )
             self.log.info("rt_notebook: local backend started in-process")
         return self._local

@@ -132,12 +132,12 @@ async def _shared_backend(options: dict[str, Any]) -> AsyncIterator[dict[str, An
         yield options
         return
     from ..local.backend import LocalOptions, LocalRealtime
-    from ..local.server import serve
+    from ..local.server import serve_private
 
     scenario = options.pop("local_scenario", None)
     backend = LocalRealtime(LocalOptions(scenario=scenario, realtime_factor=4.0))
-    async with serve(backend) as (_, base):
-        yield {**options, "url": websocket_url(base), "_label": "local"}
+    async with serve_private(backend) as (base, key):
+        yield {**options, "url": websocket_url(base), "api_key": key, "_label": "local"}
 
 
 class _Bar:

@@ -165,13 +165,13 @@ class HeadlessSession(SessionCore):
             self.backend = "openai"
             return websocket_url(self._base_url), self._api_key
         from ..local.backend import LocalOptions, LocalRealtime
-        from ..local.server import serve
+        from ..local.server import serve_private
 
         self._local = contextlib.AsyncExitStack()
         backend = LocalRealtime(LocalOptions(scenario=self._scenario, realtime_factor=4.0))
-        _, base = await self._local.enter_async_context(serve(backend))
+        base, key = await self._local.enter_async_context(serve_private(backend))
         self.backend = "local"
-        return websocket_url(base), "sk-local"
+        return websocket_url(base), key
 
     # ---- sending ------------------------------------------------------------------------
 
