@@ -128,16 +128,12 @@ class LocalRealtime:
         self, sdp: str, config: dict[str, Any], *, scenario: ResponderSpec = None
     ) -> CallAnswer:
         """Answer a WebRTC offer for an effective session (e.g. an ephemeral key's)."""
-
-        def make_engine(
-            call_id: str,
-            send: Callable[[dict[str, Any]], None],
-            playback: Playback,
-            on_fault: Callable[[str], None],
-        ) -> CallEngine:
-            return self._engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
-
-        return await self._answer(sdp, f"rtc_{secrets.token_hex(16)}", make_engine)
+        return await self._answer(
+            sdp,
+            f"rtc_{secrets.token_hex(16)}",
+            lambda options: SessionEngine(session=config, **options),
+            scenario,
+        )
 
     async def create_live_call(
         self, sdp: str, session: object, *, scenario: ResponderSpec = None
@@ -147,25 +143,18 @@ class LocalRealtime:
         The session id (``live_…``) is the call id, for the sideband (``/attach``) and hangup.
         """
         config = self.live_session_config(session, "webrtc")
-
-        def make_engine(
-            call_id: str,
-            send: Callable[[dict[str, Any]], None],
-            playback: Playback,
-            on_fault: Callable[[str], None],
-        ) -> CallEngine:
-            return self._live_engine(config, "webrtc", send, call_id, playback, on_fault, scenario)
-
-        return await self._answer(sdp, new_id("live"), make_engine)
+        return await self._answer(
+            sdp, new_id("live"), lambda options: LiveEngine(session=config, **options), scenario
+        )
 
     async def _answer(
         self,
         sdp: str,
         call_id: str,
-        make_engine: Callable[
-            [str, Callable[[dict[str, Any]], None], Playback, Callable[[str], None]], CallEngine
-        ],
+        make_engine: Callable[[dict[str, Any]], CallEngine],
+        scenario: ResponderSpec,
     ) -> CallAnswer:
+        """Start a WebRTC call whose engine ``make_engine`` builds from the engine options."""
         from .rtc import RtcCall  # aiortc loads only when WebRTC is used
 
         faults = self.options
@@ -180,7 +169,9 @@ class LocalRealtime:
             )
         call = RtcCall(
             call_id,
-            lambda send, playback, fault: make_engine(call_id, send, playback, fault),
+            lambda send, playback, fault: make_engine(
+                self._engine_options("webrtc", send, call_id, playback, fault, scenario)
+            ),
             self._ended,
         )
         self._calls[call_id] = call
@@ -294,7 +285,9 @@ class LocalRealtime:
         """A WebSocket session (``/v1/realtime?model=…``); call ``start()`` once open."""
         config = session or self.session_config({})
         call_id = new_id("ws")
-        engine = self._engine(config, "websocket", send, call_id, None, None)
+        engine = SessionEngine(
+            session=config, **self._engine_options("websocket", send, call_id, None, None, None)
+        )
         self.sessions[call_id] = engine
         return engine
 
@@ -306,57 +299,35 @@ class LocalRealtime:
         ``on_fault`` ends the socket (after ``session.closed``, or as a simulated fault).
         """
         session_id = new_id("live")
-        engine = self._live_engine(None, "websocket", send, session_id, None, on_fault)
+        options = self._engine_options("websocket", send, session_id, None, on_fault, None)
+        engine = LiveEngine(session=None, **options)
         self.sessions[session_id] = engine
         return engine
 
-    def _live_engine(
+    def _engine_options(
         self,
-        config: dict[str, Any] | None,
         transport: Transport,
         send: Callable[[dict[str, Any]], None],
         call_id: str,
         playback: Playback | None,
         on_fault: Callable[[str], None] | None,
-        scenario: ResponderSpec = None,
-    ) -> LiveEngine:
-        return LiveEngine(
-            session=config,
-            transport=transport,
-            send=send,
-            call_id=call_id,
-            responder=make_responder(scenario if scenario is not None else self.options.scenario),
-            transcriber=self._transcriber,
-            playback=playback,
-            on_fault=on_fault,
-            drop_after_events=self.options.drop_data_channel_after,
-            keep_audio=self.options.keep_audio,
-            realtime_factor=self.options.realtime_factor if transport == "websocket" else 1.0,
-        )
-
-    def _engine(
-        self,
-        config: dict[str, Any],
-        transport: Transport,
-        send: Callable[[dict[str, Any]], None],
-        call_id: str,
-        playback: Playback | None,
-        on_fault: Callable[[str], None] | None,
-        scenario: ResponderSpec = None,
-    ) -> SessionEngine:
-        return SessionEngine(
-            session=config,
-            transport=transport,
-            send=send,
-            call_id=call_id,
-            responder=make_responder(scenario if scenario is not None else self.options.scenario),
-            transcriber=self._transcriber,
-            playback=playback,
-            on_fault=on_fault,
-            drop_after_events=self.options.drop_data_channel_after,
-            keep_audio=self.options.keep_audio,
-            realtime_factor=self.options.realtime_factor if transport == "websocket" else 1.0,
-        )
+        scenario: ResponderSpec,
+    ) -> dict[str, Any]:
+        """What either protocol's engine takes besides its session."""
+        return {
+            "transport": transport,
+            "send": send,
+            "call_id": call_id,
+            "responder": make_responder(
+                scenario if scenario is not None else self.options.scenario
+            ),
+            "transcriber": self._transcriber,
+            "playback": playback,
+            "on_fault": on_fault,
+            "drop_after_events": self.options.drop_data_channel_after,
+            "keep_audio": self.options.keep_audio,
+            "realtime_factor": self.options.realtime_factor if transport == "websocket" else 1.0,
+        }
 
     def _ended(self, call_id: str) -> None:
         """A call or session ended: drop its engine (and peer connection), keep its record."""

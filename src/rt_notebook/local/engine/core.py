@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
 import math
 from collections.abc import Callable, Coroutine, Mapping
@@ -32,7 +31,7 @@ from .audio_in import InputAudio
 from .audio_out import OutputAudio
 from .conversation import Conversation
 from .dispatch import REALTIME, Handler
-from .errors import ClientError
+from .errors import ClientError, read_event
 from .ids import new_id
 from .responses import Responses
 from .turns import UserTurns
@@ -57,6 +56,13 @@ class SessionRecord:
     audio_in: list[np.ndarray] = field(default_factory=list)
     """All input audio (int16, 24 kHz), only when the backend keeps audio."""
     closed: bool = False
+
+    def note_audio(self, samples: np.ndarray, *, keep: bool) -> None:
+        """Count input audio (int16, 24 kHz); keep a copy when asked."""
+        self.audio_in_samples += len(samples)
+        self.audio_in_sum_squares += float(np.square(samples / 32768.0).sum())
+        if keep:
+            self.audio_in.append(samples.copy())
 
     @property
     def audio_in_ms(self) -> int:
@@ -145,12 +151,9 @@ class SessionEngine:
     def handle_message(self, text: str | bytes) -> None:
         """One client event as received on the wire (JSON text)."""
         try:
-            event = json.loads(text)
-        except ValueError:
-            self._error("invalid_json", "The event is not valid JSON.")
-            return
-        if not isinstance(event, dict):
-            self._error("invalid_json", "An event must be a JSON object with a 'type'.")
+            event = read_event(text)
+        except ClientError as exc:
+            self._error(exc.code, exc.message)
             return
         self.handle_event(event)
 
@@ -175,11 +178,7 @@ class SessionEngine:
         """Input audio (PCM16, 24 kHz, mono) from the WebRTC track or WebSocket appends."""
         if self._closed or not pcm16:
             return
-        samples = from_pcm16(pcm16)
-        self.record.audio_in_samples += len(samples)
-        self.record.audio_in_sum_squares += float(np.square(samples / 32768.0).sum())
-        if self._keep_audio:
-            self.record.audio_in.append(samples.copy())
+        self.record.note_audio(from_pcm16(pcm16), keep=self._keep_audio)
         self.turns.feed(pcm16)
 
     # ---- outbound --------------------------------------------------------------------

@@ -12,6 +12,16 @@ DEFAULT_INSTRUCTIONS = (
     "You are the rt_notebook local backend, a simulator of the OpenAI Realtime API. "
     "You answer about what you heard or were told."
 )
+SERVER_VAD: dict[str, Any] = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "idle_timeout_ms": None,
+    "create_response": True,
+    "interrupt_response": True,
+}
+"""OpenAI's default turn detection (Realtime's default; how the Live simulation hears turns)."""
 _PCM = {"type": "audio/pcm", "rate": SAMPLE_RATE}
 
 
@@ -36,15 +46,7 @@ def default_session(model: str = "gpt-realtime") -> dict[str, Any]:
                 "format": dict(_PCM),
                 "transcription": None,
                 "noise_reduction": None,
-                "turn_detection": {
-                    "type": "server_vad",
-                    "threshold": 0.5,
-                    "prefix_padding_ms": 300,
-                    "silence_duration_ms": 500,
-                    "idle_timeout_ms": None,
-                    "create_response": True,
-                    "interrupt_response": True,
-                },
+                "turn_detection": dict(SERVER_VAD),
             },
             "output": {"format": dict(_PCM), "voice": "marin", "speed": 1.0},
         },

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
+
+from ...errors import RealtimeError
+from ...wire.signaling import check_depth
 
 
 class ClientError(Exception):
@@ -29,3 +33,17 @@ def require(event: dict[str, Any], name: str, kind: type) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ClientError("invalid_type", f"'{name}' must be of type {kind.__name__}.", name)
     return value
+
+
+def read_event(text: str | bytes) -> dict[str, Any]:
+    """A client event as received on the wire: a JSON object, or ``invalid_json``."""
+    try:
+        event = json.loads(text)
+        check_depth(event, "event")
+    except (ValueError, RecursionError, RealtimeError):
+        raise ClientError(
+            "invalid_json", "The event is not valid JSON (or nests too deep)."
+        ) from None
+    if not isinstance(event, dict):
+        raise ClientError("invalid_json", "An event must be a JSON object with a 'type'.")
+    return event

@@ -19,11 +19,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Literal
 
-import numpy as np
-
-from ....errors import RealtimeError
 from ....wire.audio import from_pcm16
-from ....wire.signaling import check_depth
 from ...playback import Playback
 from ...responders import Responder
 from ...transcribe import Transcriber
@@ -31,7 +27,7 @@ from ..audio_formats import bytes_for_ms
 from ..audio_in import InputAudio
 from ..core import SessionRecord, Transport
 from ..defaults import DEFAULT_INSTRUCTIONS
-from ..errors import ClientError
+from ..errors import ClientError, read_event
 from ..ids import new_id
 from .audio import PCM24, LiveFormat, b64encode
 from .delegation import Delegations
@@ -166,13 +162,9 @@ class LiveEngine:
     def handle_message(self, text: str | bytes, source: Source | None = None) -> None:
         """One client event as received on the wire (JSON text)."""
         try:
-            event = json.loads(text)
-            check_depth(event, "event")
-        except (ValueError, RecursionError, RealtimeError):
-            self.error("invalid_json", "The event is not valid JSON (or nests too deep).")
-            return
-        if not isinstance(event, dict):
-            self.error("invalid_json", "An event must be a JSON object with a 'type'.")
+            event = read_event(text)
+        except ClientError as exc:
+            self.error(exc.code, exc.message)
             return
         self.handle_event(event, source)
 
@@ -228,11 +220,7 @@ class LiveEngine:
         """The caller's audio (PCM16 24 kHz): from the track or ``session.input_audio.append``."""
         if self._closed or not self.started or not pcm16:
             return
-        samples = from_pcm16(pcm16)
-        self.record.audio_in_samples += len(samples)
-        self.record.audio_in_sum_squares += float(np.square(samples / 32768.0).sum())
-        if self._keep_audio:
-            self.record.audio_in.append(samples.copy())
+        self.record.note_audio(from_pcm16(pcm16), keep=self._keep_audio)
         self._reflect_input(pcm16)
         if self.muted or self.output.fixture:
             pcm16 = bytes(len(pcm16))  # the model hears silence

@@ -4,25 +4,18 @@ the model's own turn-taking (it answers after a pause, and stops when interrupte
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ....wire.audio import SAMPLE_RATE
 from ...vad import VadEvent
 from ..conversation import message_item
+from ..defaults import SERVER_VAD
 from ..ids import new_id
 
 if TYPE_CHECKING:
     from .core import LiveEngine
 
-TURN_TAKING: dict[str, Any] = {
-    "type": "server_vad",
-    "threshold": 0.5,
-    "prefix_padding_ms": 300,
-    "silence_duration_ms": 500,
-    "idle_timeout_ms": None,
-    "create_response": True,
-    "interrupt_response": True,
-}
+TURN_TAKING = SERVER_VAD
 """How the simulated model hears turns (Live has no setting for it: the model owns turns)."""
 
 _DELTA_MS = 200  # Live sends input transcript frames of about 200 ms
