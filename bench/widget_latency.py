@@ -215,7 +215,7 @@ def session_created() -> Json:
         "object": "realtime.session",
         "id": f"sess_{secrets.token_hex(8)}",
         "expires_at": int(time.time()) + 3600,
-        "model": "gpt-realtime",
+        "model": "gpt-realtime-2.1",
         "output_modalities": ["text"],
     }
     return ev("session.created", session=session)

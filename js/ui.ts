@@ -1,13 +1,13 @@
-// The widget's DOM, one builder per part (js/view/): the local-backend banner, the toolbar
-// (controls, microphone, meters, sound, budget), the error box, the transcript and the event
-// inspector. It reads traits from the model and everything else from the session.
+// The widget's DOM, one builder per part (js/view/): the local-backend banner, the notice, the
+// toolbar (controls, microphone, meters, sound, budget), the error box, the transcript and the
+// event inspector. It reads traits from the model and everything else from the session.
 
 import type { AnyModel } from "@anywidget/types";
 import type { WidgetModel } from "./generated/protocol";
 import type { SessionHandle } from "./session";
 import { h, Scope } from "./view/dom";
 import { buildInspector } from "./view/inspector";
-import { buildErrorBox, buildLocalBanner } from "./view/notices";
+import { buildErrorBox, buildLocalBanner, buildNotice } from "./view/notices";
 import { buildToolbar } from "./view/toolbar";
 import { buildTranscript } from "./view/transcript";
 
@@ -40,6 +40,7 @@ export function mountUi(
     "div",
     { class: "rtnb" },
     buildLocalBanner(scope),
+    buildNotice(scope),
     buildToolbar(scope),
     buildErrorBox(scope),
     transcript.el,

@@ -22,7 +22,7 @@ c.HubService.term_start = "2026-09-01"  # noqa: F821
 
 c.HubService.policy = {  # noqa: F821
     "default": {
-        "allowed_models": ["gpt-realtime-mini", "gpt-realtime"],
+        "allowed_models": ["gpt-realtime-2.1-mini", "gpt-realtime-2.1"],
         "calls_per_minute": 4,
         "concurrent_calls": 1,
         "minutes_per_day": 30,

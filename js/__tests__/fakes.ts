@@ -22,6 +22,7 @@ export class FakeModel {
       signaling: "kernel",
       status: "idle",
       error: null,
+      notice: "",
       backend: "",
       call_id: "",
       muted: false,
@@ -171,5 +172,7 @@ export const STATUS_LOCAL = {
   allowed_models: [],
   session_defaults: {},
   overridden_fields: [],
+  default_model: "gpt-realtime-2.1",
+  model_notices: [],
   version: "0.1.0",
 };

@@ -121,11 +121,11 @@ function relayOnModel(timeoutMs = 30_000) {
 describe("KernelRelay", () => {
   it("round-trips an offer through the kernel", async () => {
     const { model, relay } = relayOnModel();
-    const pending = relay.exchange("v=0 offer", { type: "realtime", model: "gpt-realtime" });
+    const pending = relay.exchange("v=0 offer", { type: "realtime", model: "gpt-realtime-2.1" });
     const [offer] = model.sentOfKind("offer");
     expect(offer).toMatchObject({
       sdp: "v=0 offer",
-      session: { type: "realtime", model: "gpt-realtime" },
+      session: { type: "realtime", model: "gpt-realtime-2.1" },
     });
     expect(typeof offer?.id).toBe("string");
     model.kernel({

@@ -18,7 +18,7 @@ describe("sameModel", () => {
   it("matches two proxies of one model, even after Python replaces a trait", () => {
     const a = new FakeModel();
     expect(sameModel(proxy(a), proxy(a))).toBe(true);
-    a.attrs.session_config = { type: "realtime", model: "gpt-realtime" };
+    a.attrs.session_config = { type: "realtime", model: "gpt-realtime-2.1" };
     expect(sameModel(proxy(a), proxy(a))).toBe(true);
   });
 

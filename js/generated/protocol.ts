@@ -173,6 +173,19 @@ export type HubBudget = {
 };
 
 /**
+ * A deprecated model the server's configuration names: when OpenAI shuts it down and what replaces
+ * it.
+ */
+export type ModelNotice = {
+  model: string;
+  kind: "realtime" | "transcription";
+  shutdown: string;
+  replacement: string;
+  shut_down: boolean;
+  message: string;
+};
+
+/**
  * `GET api/rt-notebook/status`: what the widget needs to know before connecting. With
  * `backend_setting: "hub"`, `backend` is the class service's (`"hub"` while it cannot be asked) and
  * `budget` what the service says is left, or `{error}`.
@@ -184,6 +197,8 @@ export type ServerStatus = {
   allowed_models: string[];
   session_defaults: Record<string, unknown>;
   overridden_fields: string[];
+  default_model: string;
+  model_notices: ModelNotice[];
   version: string;
   budget?: HubBudget;
 };
@@ -230,6 +245,11 @@ export type WidgetModel = {
   status: Status;
   /** the last error, shown in the widget with its fix; written by both. */
   error: WidgetError | null;
+  /**
+   * a lasting notice (a deprecated model: its shutdown date and replacement), shown as a banner;
+   * `""` when none; written by Python.
+   */
+  notice: string;
   /** where the session went; the UI shows a banner for `local`; written by JS. */
   backend: Backend;
   /** the `rtc_…` id of the current call (`""` when none); written by JS. */

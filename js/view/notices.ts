@@ -1,4 +1,5 @@
-// What the widget tells the user outside the toolbar: the local-backend banner and the error box.
+// What the widget tells the user outside the toolbar: the local-backend banner, the notice (a
+// deprecated model) and the error box.
 
 import type { Scope } from "./dom";
 import { h } from "./dom";
@@ -12,6 +13,17 @@ export function buildLocalBanner(scope: Scope): HTMLElement {
     banner.hidden = scope.model.get("backend") !== "local";
   });
   return banner;
+}
+
+/** The `notice` trait: a lasting notice from the kernel, e.g. a deprecated model's shutdown. */
+export function buildNotice(scope: Scope): HTMLElement {
+  const notice = h("div", { class: "rtnb-banner rtnb-notice", testid: "notice" });
+  scope.watch(["notice"], () => {
+    const text = scope.model.get("notice") ?? "";
+    notice.hidden = !text;
+    notice.textContent = text;
+  });
+  return notice;
 }
 
 /** The `error` trait: what went wrong and, when known, the fix. */

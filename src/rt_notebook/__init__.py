@@ -11,19 +11,23 @@ from .errors import RealtimeError
 if TYPE_CHECKING:
     from .analysis.recorded import RecordedSession, load_session
     from .analysis.transcript import Transcript, Turn
-    from .analysis.usage import PRICES, Prices
+    from .analysis.usage import PRICES, Prices, TranscriptionPrices
     from .sessions.batch import run_batch
     from .sessions.browser import RealtimeSession
     from .sessions.headless import HeadlessSession
     from .sessions.registry import disconnect_all, sessions
     from .sessions.tools import FunctionTool, function_tool
     from .wire.events import RealtimeEvent
+    from .wire.models import DEFAULT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, ModelDeprecationWarning
     from .wire.session_config import SessionConfigError, compose_session, validate_session
 
 __all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TRANSCRIPTION_MODEL",
     "PRICES",
     "FunctionTool",
     "HeadlessSession",
+    "ModelDeprecationWarning",
     "Prices",
     "RealtimeError",
     "RealtimeEvent",
@@ -31,6 +35,7 @@ __all__ = [
     "RecordedSession",
     "SessionConfigError",
     "Transcript",
+    "TranscriptionPrices",
     "Turn",
     "__version__",
     "compose_session",
@@ -53,6 +58,10 @@ _LAZY = {
     "load_session": "analysis.recorded",
     "PRICES": "analysis.usage",
     "Prices": "analysis.usage",
+    "TranscriptionPrices": "analysis.usage",
+    "DEFAULT_MODEL": "wire.models",
+    "DEFAULT_TRANSCRIPTION_MODEL": "wire.models",
+    "ModelDeprecationWarning": "wire.models",
     "RealtimeEvent": "wire.events",
     "FunctionTool": "sessions.tools",
     "function_tool": "sessions.tools",

@@ -16,7 +16,7 @@ from rt_notebook.hub.store import Store
 from tests.hub import postgres
 
 POLICY: dict[str, Any] = {
-    "default": {"usd_per_day": 0.5, "concurrent_calls": 1, "allowed_models": ["gpt-realtime"]},
+    "default": {"usd_per_day": 0.5, "concurrent_calls": 1, "allowed_models": ["gpt-realtime-2.1"]},
     "groups": {
         "students": {"session_overrides": {"instructions": "Be a tutor."}, "minutes_per_day": 20},
         "staff": {"usd_per_day": None, "concurrent_calls": 3},
@@ -30,7 +30,7 @@ def test_layers_apply_default_then_groups_in_order_then_the_user() -> None:
     assert ann.usd_per_day is None  # staff lifted it
     assert ann.concurrent_calls == 3
     assert ann.minutes_per_day == 20
-    assert ann.allowed_models == ("gpt-realtime",)
+    assert ann.allowed_models == ("gpt-realtime-2.1",)
     assert ann.session_overrides == {
         "instructions": "Be a tutor.",
         "audio": {"output": {"voice": "marin"}},
@@ -46,7 +46,7 @@ def test_layers_apply_default_then_groups_in_order_then_the_user() -> None:
         ({"default": {"usd_per_dya": 1}}, "unknown rules ['usd_per_dya']"),
         ({"default": {"usd_per_day": -1}}, "policy.default.usd_per_day must be a number >= 0"),
         ({"groups": {"a": {"calls_per_minute": True}}}, "policy.groups.a.calls_per_minute"),
-        ({"users": {"b": {"allowed_models": "gpt-realtime"}}}, "allowed_models must be a list"),
+        ({"users": {"b": {"allowed_models": "gpt-realtime-2.1"}}}, "allowed_models must be a list"),
         ({"groups": {"a": {"session_overrides": {"voice": "marin"}}}}, "audio.output.voice"),
     ],
 )
@@ -107,12 +107,12 @@ def test_spending_sums_money_and_minutes_from_the_database(db_url: str) -> None:
     url = db_url
     store = Store(url)
     start = day_start(1_800_000_000.0) + 3600
-    store.start_call("rtc_1", "ann", ["students"], "gpt-realtime", start)
+    store.start_call("rtc_1", "ann", ["students"], "gpt-realtime-2.1", start)
     store.add_usage("rtc_1", 10, 1000, 0.064)
     store.add_usage("rtc_1", 10, 500, 0.032)
     assert store.end_call("rtc_1", start + 120, "budget_exhausted", "spent")
     assert not store.end_call("rtc_1", start + 180)  # the first reason stays
-    store.start_call("rtc_2", "ann", ["students"], "gpt-realtime", start + 200)  # live
+    store.start_call("rtc_2", "ann", ["students"], "gpt-realtime-2.1", start + 200)  # live
     store.close()
     reopened = Store(url)  # what a restarted service sees
     spent = reopened.spending("ann", day_start(start), start + 260)

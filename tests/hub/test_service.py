@@ -90,7 +90,7 @@ def test_a_call_goes_upstream_with_the_key_and_the_groups_instructions(
     sent = upstream.calls[call_id]
     assert sent.auth == f"Bearer {KEY}"
     assert sent.session["instructions"] == RULES
-    assert sent.session["model"] == "gpt-realtime-mini"  # the first allowed model
+    assert sent.session["model"] == "gpt-realtime-2.1-mini"  # the first allowed model
     assert body["session"]["instructions"] == RULES
     wait_for(lambda: sent.sidebands, what="the service to join the call by sideband")
     assert KEY not in str(body)
@@ -119,7 +119,7 @@ def test_forced_instructions_hold_when_the_browser_changes_them(
 def test_a_tiny_budget_cuts_the_call_off_with_a_reason_while_others_go_on(
     hub: Hub, upstream: FakeOpenAI, tokens: dict[str, str]
 ) -> None:
-    realtime = {"model": "gpt-realtime"}  # $64 per million audio tokens out
+    realtime = {"model": "gpt-realtime-2.1"}  # $64 per million audio tokens out
     _, bob = call(hub, tokens["bob"], realtime)
     status, carol = call(hub, tokens["carol"], realtime)
     assert status == 201, carol

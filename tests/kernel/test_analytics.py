@@ -29,9 +29,9 @@ USAGE = {
     },
     "output_token_details": {"text_tokens": 50, "audio_tokens": 150},
 }
-# by hand, gpt-realtime: 10 text x $4 + 10 cached text x $0.40 + 80 audio x $32
-# + 50 text out x $16 + 150 audio out x $64, per million tokens
-R1_COST = (10 * 4 + 10 * 0.4 + 80 * 32 + 50 * 16 + 150 * 64) / 1e6
+# by hand, gpt-realtime-2.1: 10 text x $4 + 10 cached text x $0.40 + 80 audio x $32
+# + 50 text out x $24 + 150 audio out x $64, per million tokens
+R1_COST = (10 * 4 + 10 * 0.4 + 80 * 32 + 50 * 24 + 150 * 64) / 1e6
 # only totals (as live sessions sometimes send): priced as audio, the dearer kind
 R2_COST = (40 * 32 + 60 * 64) / 1e6
 
@@ -74,7 +74,10 @@ def scripted_session(**kwargs: Any) -> tuple[rt.RealtimeSession, ScriptedFronten
     play(
         frontend,
         [
-            (1000.0, ev("session.created", session={"type": "realtime", "model": "gpt-realtime"})),
+            (
+                1000.0,
+                ev("session.created", session={"type": "realtime", "model": "gpt-realtime-2.1"}),
+            ),
             (1001.0, ev("input_audio_buffer.speech_started", item_id="u1", audio_start_ms=500)),
             (1003.0, ev("input_audio_buffer.speech_stopped", item_id="u1", audio_end_ms=2500)),
             (
@@ -266,7 +269,7 @@ def test_turns_latencies_tokens_and_cost() -> None:
     assert usage[1]["estimated"] is True
     assert usage[1]["cost_usd"] == pytest.approx(R2_COST)
     total = s.cost()
-    assert total["model"] == "gpt-realtime"
+    assert total["model"] == "gpt-realtime-2.1"
     assert total["cost_usd"] == pytest.approx(R1_COST + R2_COST)
     assert (total["input_tokens"], total["output_tokens"]) == (140, 260)
 
@@ -352,6 +355,8 @@ def test_prices_for_dated_models_and_custom_tables() -> None:
 
     assert prices_for("gpt-realtime-2025-08-28") == PRICES["gpt-realtime"]
     assert prices_for("gpt-realtime-mini-2025-10-06") == PRICES["gpt-realtime-mini"]
+    # a longer name is not priced as its prefix: the mini is not the flagship
+    assert prices_for("gpt-realtime-2.1-mini") != PRICES["gpt-realtime-2.1"]
     cheap = rt.Prices(1, 1, 1, 1, 1, 1, 1)
-    s, _ = scripted_session(prices={"gpt-realtime": cheap})
+    s, _ = scripted_session(prices={"gpt-realtime-2.1": cheap})
     assert s.cost()["cost_usd"] == pytest.approx((100 + 200 + 40 + 60) / 1e6)

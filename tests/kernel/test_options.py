@@ -28,7 +28,7 @@ def test_signatures_show_the_keywords_and_defaults() -> None:
     browser = inspect.signature(rt.RealtimeSession).parameters
     headless = inspect.signature(rt.HeadlessSession).parameters
     assert list(browser) == keywords(RealtimeOptions)
-    assert browser["transcription"].default == "gpt-4o-mini-transcribe"
+    assert browser["transcription"].default == rt.DEFAULT_TRANSCRIPTION_MODEL == "gpt-transcribe"
     assert browser["push_to_talk"].kind is inspect.Parameter.KEYWORD_ONLY
     assert headless["url"].default is None
     assert "push_to_talk" not in headless
@@ -40,7 +40,7 @@ def test_a_misspelt_keyword_is_refused_with_a_suggestion() -> None:
     with pytest.raises(TypeError, match="'push_to_talk'"):
         rt.HeadlessSession(push_to_talk=True)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        rt.RealtimeSession("gpt-realtime")  # type: ignore[misc]
+        rt.RealtimeSession("gpt-realtime-2.1")  # type: ignore[misc]
 
 
 def test_keywords_are_type_checked(tmp_path: Path) -> None:

@@ -253,7 +253,7 @@ def test_dashboard_panels() -> None:
         "Who spoke when",
         "Latency distribution",
         "Talk time and speaking rate",
-        "Tokens and cost (gpt-realtime)",
+        "Tokens and cost (gpt-realtime-2.1)",
     ]
     fig = plots.dashboard(s, sine(2.0, 1001.0))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]

@@ -16,7 +16,7 @@ from tests.protocol import assert_client_event
 
 def test_convenience_keywords_compose_a_ga_session() -> None:
     s = rt.RealtimeSession(
-        model="gpt-realtime",
+        model="gpt-realtime-2.1",
         voice="marin",
         instructions="Be kind.",
         turn_detection="semantic_vad",
@@ -24,11 +24,11 @@ def test_convenience_keywords_compose_a_ga_session() -> None:
     )
     assert s.config == {
         "type": "realtime",
-        "model": "gpt-realtime",
+        "model": "gpt-realtime-2.1",
         "instructions": "Be kind.",
         "audio": {
             "input": {
-                "transcription": {"model": "gpt-4o-mini-transcribe"},
+                "transcription": {"model": "gpt-transcribe"},
                 "turn_detection": {"type": "semantic_vad"},
             },
             "output": {"voice": "marin", "speed": 1.1},
@@ -298,7 +298,7 @@ def test_update_send_image_interrupt_are_valid_ga_events() -> None:
             "audio": {"input": {"turn_detection": None}, "output": {"voice": "cedar"}},
         },
     }
-    assert s.config["audio"]["input"]["transcription"] == {"model": "gpt-4o-mini-transcribe"}
+    assert s.config["audio"]["input"]["transcription"] == {"model": "gpt-transcribe"}
     s.send_image(np.linspace(0, 1, 64).reshape(8, 8), text="What is this?")
     image = frontend.client_events[-2]["item"]["content"][0]
     assert image["image_url"].startswith("data:image/png;base64,iVBOR")

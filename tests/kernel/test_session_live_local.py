@@ -123,7 +123,7 @@ async def test_relay_uses_the_kernel_key_with_openai(monkeypatch: pytest.MonkeyP
                 201, text=ANSWER, headers={"Location": "/v1/realtime/calls/rtc_k"}
             )
         )
-        ok = await relay.exchange({"sdp": OFFER, "session": {"model": "gpt-realtime"}})
+        ok = await relay.exchange({"sdp": OFFER, "session": {"model": "gpt-realtime-2.1"}})
         route.mock(return_value=httpx.Response(401, json={"error": {"message": f"bad {FAKE_KEY}"}}))
         rejected = await relay.exchange({"sdp": OFFER, "session": {}})
     assert ok == {"sdp": ANSWER, "call_id": "rtc_k", "backend": "openai"}

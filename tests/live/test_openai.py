@@ -26,7 +26,7 @@ pytestmark = [
 
 @pytest.fixture
 def rt_config() -> dict[str, Any]:
-    return {"api_key": KEY, "backend": "openai", "allowed_models": ["gpt-realtime"]}
+    return {"api_key": KEY, "backend": "openai", "allowed_models": ["gpt-realtime-2.1"]}
 
 
 async def test_sdp_exchange_and_a_text_turn(jp_fetch: Any) -> None:
@@ -34,7 +34,7 @@ async def test_sdp_exchange_and_a_text_turn(jp_fetch: Any) -> None:
     await client.pc.setLocalDescription(await client.pc.createOffer())
     session = {
         "type": "realtime",
-        "model": "gpt-realtime",
+        "model": "gpt-realtime-2.1",
         "output_modalities": ["text"],
         "instructions": "Answer with one word.",
     }
@@ -73,7 +73,7 @@ async def test_client_secret(jp_fetch: Any) -> None:
         "rt-notebook",
         "client-secrets",
         method="POST",
-        body=json.dumps({"session": {"model": "gpt-realtime"}, "expires_after_seconds": 60}),
+        body=json.dumps({"session": {"model": "gpt-realtime-2.1"}, "expires_after_seconds": 60}),
     )
     secret = json.loads(response.body)
     assert secret["value"].startswith("ek_")
@@ -82,7 +82,7 @@ async def test_client_secret(jp_fetch: Any) -> None:
 
 async def test_headless_session_and_batch() -> None:
     async with rt.HeadlessSession(
-        model="gpt-realtime",
+        model="gpt-realtime-2.1",
         instructions="Answer in one word.",
         session={"output_modalities": ["text"]},
     ) as s:
@@ -93,7 +93,7 @@ async def test_headless_session_and_batch() -> None:
     table = await rt.run_batch(
         ["Say yes.", "Say no."],
         progress=False,
-        model="gpt-realtime",
+        model="gpt-realtime-2.1",
         session={"output_modalities": ["text"]},
     )
     assert all(row["error"] is None for row in table)

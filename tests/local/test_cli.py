@@ -138,7 +138,7 @@ async def test_cli_scripted_websocket_session(tmp_path: Path) -> None:
     args = ("--scenario", str(scenario), "--realtime-factor", "8", "--log-level", "WARNING")
     async with cli_server(tmp_path, *args) as url:
         assert url.startswith("http://127.0.0.1:")
-        ws = await WsClient.open(url, "model=gpt-realtime", key="sk-anything")
+        ws = await WsClient.open(url, "model=gpt-realtime-2.1", key="sk-anything")
         created = await ws.wait("session.created", timeout=15)
         ws.send(
             {
@@ -162,7 +162,7 @@ async def test_cli_scripted_websocket_session(tmp_path: Path) -> None:
         done = await ws.wait("response.done", timeout=30)
         await ws.close()
 
-    assert created["session"]["model"] == "gpt-realtime"
+    assert created["session"]["model"] == "gpt-realtime-2.1"
     assert text_done["text"] == "Scripted hello."
     assert done["response"]["status"] == "completed"
     assert done["response"]["output_modalities"] == ["text"]

@@ -37,7 +37,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 
 async def open_session(url: str, session: dict[str, Any] | None = None) -> WsClient:
     """A WebSocket session, updated with ``session`` (GA fields) when given."""
-    ws = await WsClient.open(url, "model=gpt-realtime")
+    ws = await WsClient.open(url, "model=gpt-realtime-2.1")
     await ws.wait("session.created")
     if session is not None:
         ws.send({"type": "session.update", "session": {"type": "realtime", **session}})
@@ -579,7 +579,7 @@ async def test_scripted_user_said_and_expect_mismatch(speech: np.ndarray) -> Non
             url,
             {
                 "output_modalities": ["text"],
-                "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+                "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
             },
         )
         for event in appends(np.concatenate([silence(0.5), speech, silence(1.5)])):
@@ -742,7 +742,7 @@ async def test_session_update_voice_model_and_partial_updates() -> None:
             {
                 "type": "session.update",
                 "event_id": "evt_model",
-                "session": {"type": "realtime", "model": "gpt-realtime-mini"},
+                "session": {"type": "realtime", "model": "gpt-realtime-2.1-mini"},
             }
         )
         ws.send(
@@ -774,7 +774,7 @@ async def test_session_update_voice_model_and_partial_updates() -> None:
     assert partial["instructions"] == "Only the instructions change."
     assert partial["audio"]["input"]["turn_detection"] == vad
     assert partial["audio"] == before_audio["audio"]
-    assert partial["model"] == "gpt-realtime"
+    assert partial["model"] == "gpt-realtime-2.1"
     assert {k: v for k, v in partial.items() if k != "instructions"} == {
         k: v for k, v in before_audio.items() if k != "instructions"
     }

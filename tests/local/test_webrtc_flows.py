@@ -41,7 +41,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 async def test_voice_turn(speech: np.ndarray) -> None:
     session = {
         "type": "realtime",
-        "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+        "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
     }
     async with running_backend(keep_audio=True) as (backend, url):
         client = RtcClient()

@@ -36,15 +36,15 @@ def append_events(samples: np.ndarray, chunk_ms: int = 100) -> list[dict[str, st
 
 async def test_websocket_voice_turn_with_server_vad(speech: np.ndarray) -> None:
     async with running_backend(realtime_factor=4.0) as (_, url):
-        ws = await WsClient.open(url, "model=gpt-realtime")
+        ws = await WsClient.open(url, "model=gpt-realtime-2.1")
         created = await ws.wait("session.created")
-        assert created["session"]["model"] == "gpt-realtime"
+        assert created["session"]["model"] == "gpt-realtime-2.1"
         ws.send(
             {
                 "type": "session.update",
                 "session": {
                     "type": "realtime",
-                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                    "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
                 },
             }
         )
@@ -82,7 +82,7 @@ async def test_websocket_voice_turn_with_server_vad(speech: np.ndarray) -> None:
 
 async def test_websocket_manual_commit_and_errors(speech: np.ndarray) -> None:
     async with running_backend(realtime_factor=10.0) as (_, url):
-        ws = await WsClient.open(url, "model=gpt-realtime")
+        ws = await WsClient.open(url, "model=gpt-realtime-2.1")
         await ws.wait("session.created")
         ws.send(
             {
@@ -386,3 +386,41 @@ def test_scenario_files_are_checked(tmp_path: Path) -> None:
     bad.write_text(json.dumps([{"sya": "typo"}]))
     with pytest.raises(ValueError, match="sya"):
         load_scenario(bad)
+
+
+async def test_models_are_openais_names_and_the_one_asked_for_is_reported() -> None:
+    async with running_backend() as (_, url), httpx.AsyncClient() as http:
+        with pytest.raises(Exception, match="400"):  # OpenAI refuses a model it does not list
+            await WsClient.open(url, "model=gpt-realtime-9")
+        refused = await http.post(
+            f"{url}/realtime/client_secrets",
+            headers={"Authorization": "Bearer sk-anything"},
+            json={"session": {"type": "realtime", "model": "gpt-4.1"}},
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "model_not_found"
+        assert "`gpt-4.1` does not exist" in refused.json()["error"]["message"]
+
+        ws = await WsClient.open(url, "model=gpt-realtime-2.1-mini")
+        created = await ws.wait("session.created")
+        assert created["session"]["model"] == "gpt-realtime-2.1-mini"
+        ws.send(
+            {
+                "type": "session.update",
+                "event_id": "evt_bad_transcriber",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"transcription": {"model": "whisper-9"}}},
+                },
+            }
+        )
+        error = (await ws.wait("error"))["error"]
+        await ws.close()
+        default = await WsClient.open(url, "")
+        default_model = (await default.wait("session.created"))["session"]["model"]
+        await default.close()
+    assert error["code"] == "invalid_value"
+    assert error["param"] == "session.audio.input.transcription.model"
+    assert "'gpt-transcribe'" in error["message"]
+    assert default_model == "gpt-realtime-2.1"
+    assert_conformant(ws.events, ws.sent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.parser
 import email.policy
 import json
@@ -12,6 +13,7 @@ import pytest
 import respx
 from tornado.httpclient import HTTPClientError
 
+import rt_notebook as rt
 from tests.conftest import ANSWER, FAKE_KEY, OFFER, OPENAI
 
 LOCATION = "/v1/realtime/calls/rtc_u1_9c6574da8b8a41a18da9308f4ad974ce"
@@ -56,7 +58,7 @@ def multipart_parts(request: httpx.Request) -> dict[str, tuple[str, bytes]]:
 
 async def test_offer_becomes_answer_with_call_id(jp_fetch: Any, openai_mock: Any) -> None:
     route = answer_route(openai_mock)
-    session = {"type": "realtime", "model": "gpt-realtime", "instructions": "Hi"}
+    session = {"type": "realtime", "model": "gpt-realtime-2.1", "instructions": "Hi"}
     response = await post_call(jp_fetch, {"sdp": OFFER, "session": session})
 
     assert response.code == 201
@@ -85,10 +87,9 @@ async def test_offer_with_lf_endings_is_sent_with_crlf(jp_fetch: Any, openai_moc
 async def test_missing_session_sends_a_minimal_ga_session(jp_fetch: Any, openai_mock: Any) -> None:
     route = answer_route(openai_mock)
     body = json.loads((await post_call(jp_fetch, {"sdp": OFFER})).body)
-    assert body["session"] == {"type": "realtime"}
-    assert json.loads(multipart_parts(route.calls.last.request)["session"][1]) == {
-        "type": "realtime"
-    }
+    minimal = {"type": "realtime", "model": rt.DEFAULT_MODEL}  # never the server's default
+    assert body["session"] == minimal
+    assert json.loads(multipart_parts(route.calls.last.request)["session"][1]) == minimal
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ async def test_call_id_is_last_rtc_segment(jp_fetch: Any, openai_mock: Any, loca
     [
         {
             "session_defaults": {
-                "model": "gpt-realtime",
+                "model": "gpt-realtime-2.1",
                 "instructions": "default instructions",
                 "audio": {"output": {"voice": "cedar"}, "input": {"noise_reduction": None}},
             },
@@ -129,7 +130,7 @@ async def test_defaults_under_and_overrides_on_top(jp_fetch: Any, openai_mock: A
     body = json.loads((await post_call(jp_fetch, {"sdp": OFFER, "session": asked})).body)
     expected = {
         "type": "realtime",
-        "model": "gpt-realtime",
+        "model": "gpt-realtime-2.1",
         "instructions": "Teacher's instructions win.",
         "audio": {"output": {"voice": "marin", "speed": 1.2}, "input": {"noise_reduction": None}},
     }
@@ -138,7 +139,7 @@ async def test_defaults_under_and_overrides_on_top(jp_fetch: Any, openai_mock: A
 
 
 @pytest.mark.parametrize(
-    "rt_config", [{"allowed_models": ["gpt-realtime-mini", "gpt-realtime"]}], indirect=True
+    "rt_config", [{"allowed_models": ["gpt-realtime-2.1-mini", "gpt-realtime-2.1"]}], indirect=True
 )
 async def test_allowed_models(jp_fetch: Any, openai_mock: Any) -> None:
     route = answer_route(openai_mock)
@@ -147,11 +148,11 @@ async def test_allowed_models(jp_fetch: Any, openai_mock: Any) -> None:
     )
     assert status == 400
     assert body["error"]["param"] == "session.model"
-    assert "gpt-realtime-mini, gpt-realtime" in body["error"]["message"]
+    assert "gpt-realtime-2.1-mini, gpt-realtime-2.1" in body["error"]["message"]
     assert not route.called
 
     ok = json.loads((await post_call(jp_fetch, {"sdp": OFFER, "session": {}})).body)
-    assert ok["session"]["model"] == "gpt-realtime-mini"
+    assert ok["session"]["model"] == "gpt-realtime-2.1-mini"
 
 
 @pytest.mark.parametrize(
@@ -435,3 +436,20 @@ async def test_rate_limit_keys_by_identity_not_anonymous(
     assert [await status(alice) for _ in range(3)] == [201, 201, 429]
     assert [await status(bob) for _ in range(3)] == [201, 201, 429]
     assert [await status(by_token) for _ in range(3)] == [201, 201, 429]
+
+
+async def test_a_shut_down_model_is_refused_before_any_upstream_call(
+    jp_fetch: Any, openai_mock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rt_notebook.wire import models
+
+    route = answer_route(openai_mock)
+    monkeypatch.setattr(models, "utc_today", lambda: datetime.date(2027, 1, 20))
+    status, body = await call_error(jp_fetch, {"sdp": OFFER, "session": {"model": "gpt-realtime"}})
+    assert status == 400
+    assert body["error"]["param"] == "session.model"
+    assert "shut down by OpenAI on 2027-01-20" in body["error"]["message"]
+    assert "'gpt-realtime-2.1'" in body["error"]["message"]
+    assert not route.called
+    ok = json.loads((await post_call(jp_fetch, {"sdp": OFFER})).body)  # the default is current
+    assert ok["session"]["model"] == "gpt-realtime-2.1"

@@ -10,6 +10,7 @@ import pytest
 import respx
 from tornado.httpclient import HTTPClientError
 
+import rt_notebook as rt
 from tests.conftest import FAKE_KEY, OPENAI
 
 SECRET = {
@@ -35,7 +36,7 @@ async def mint(jp_fetch: Any, body: object) -> Any:
 
 async def test_mints_a_key_with_the_asked_expiry(jp_fetch: Any, secrets_route: Any) -> None:
     response = await mint(
-        jp_fetch, {"session": {"model": "gpt-realtime"}, "expires_after_seconds": 120}
+        jp_fetch, {"session": {"model": "gpt-realtime-2.1"}, "expires_after_seconds": 120}
     )
     assert response.code == 200
     assert json.loads(response.body) == SECRET
@@ -43,7 +44,7 @@ async def test_mints_a_key_with_the_asked_expiry(jp_fetch: Any, secrets_route: A
     assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert json.loads(request.content) == {
         "expires_after": {"anchor": "created_at", "seconds": 120},
-        "session": {"type": "realtime", "model": "gpt-realtime"},
+        "session": {"type": "realtime", "model": "gpt-realtime-2.1"},
     }
 
 
@@ -52,7 +53,7 @@ async def test_default_expiry_is_the_configured_ttl(jp_fetch: Any, secrets_route
     await mint(jp_fetch, {})
     body = json.loads(secrets_route.calls.last.request.content)
     assert body["expires_after"] == {"anchor": "created_at", "seconds": 300}
-    assert body["session"] == {"type": "realtime"}
+    assert body["session"] == {"type": "realtime", "model": rt.DEFAULT_MODEL}
 
 
 @pytest.mark.parametrize("rt_config", [{"client_secret_ttl_seconds": 300}], indirect=True)

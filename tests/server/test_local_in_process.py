@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
+import rt_notebook as rt
 from tests.local.harness import RtcClient
 from tests.protocol import assert_conformant
 
@@ -30,7 +31,7 @@ async def test_real_sdp_exchange_in_process(jp_fetch: Any) -> None:
     assert response.code == 201
     body = json.loads(response.body)
     assert body["call_id"].startswith("rtc_")
-    assert body["session"] == session
+    assert body["session"] == {**session, "model": rt.DEFAULT_MODEL}
     await client.accept(body["sdp"], f"/v1/realtime/calls/{body['call_id']}")
 
     created = await client.wait("session.created", timeout=15)

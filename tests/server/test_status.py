@@ -23,6 +23,8 @@ async def test_status_reports_backend_without_the_key(jp_fetch: Any) -> None:
         "allowed_models": [],
         "session_defaults": {},
         "overridden_fields": [],
+        "default_model": "gpt-realtime-2.1",
+        "model_notices": [],
         "version": __version__,
     }
     assert FAKE_KEY not in response.body.decode()
@@ -33,7 +35,7 @@ async def test_status_reports_backend_without_the_key(jp_fetch: Any) -> None:
     [
         {
             "api_key": None,
-            "allowed_models": ["gpt-realtime", "gpt-realtime-mini"],
+            "allowed_models": ["gpt-realtime-2.1", "gpt-realtime-2.1-mini"],
             "session_defaults": {"audio": {"output": {"voice": "cedar"}}},
             "session_overrides": {"instructions": "Be brief."},
         }
@@ -44,7 +46,7 @@ async def test_status_without_key_is_local(jp_fetch: Any, monkeypatch: pytest.Mo
     body = json.loads((await jp_fetch("api", "rt-notebook", "status")).body)
     assert body["backend"] == "local"
     assert body["key_configured"] is False
-    assert body["allowed_models"] == ["gpt-realtime", "gpt-realtime-mini"]
+    assert body["allowed_models"] == ["gpt-realtime-2.1", "gpt-realtime-2.1-mini"]
     assert body["session_defaults"] == {"audio": {"output": {"voice": "cedar"}}}
     assert body["overridden_fields"] == ["instructions"]
 
@@ -111,3 +113,32 @@ def test_bad_settings_are_refused(trait: str, value: object, message: str) -> No
 
     with pytest.raises(TraitError, match=message):
         RealtimeExtension(**{trait: value})
+
+
+@pytest.mark.parametrize(
+    "rt_config",
+    [
+        {
+            "allowed_models": ["gpt-realtime-mini", "gpt-realtime-2.1"],
+            "session_defaults": {"audio": {"input": {"transcription": {"model": "whisper-1"}}}},
+        }
+    ],
+    indirect=True,
+)
+async def test_status_names_deprecated_models_with_date_and_replacement(jp_fetch: Any) -> None:
+    body = json.loads((await jp_fetch("api", "rt-notebook", "status")).body)
+    assert body["default_model"] == "gpt-realtime-mini"
+    notices = {n["model"]: n for n in body["model_notices"]}
+    assert set(notices) == {"gpt-realtime-mini", "whisper-1"}
+    mini = notices["gpt-realtime-mini"]
+    assert (mini["kind"], mini["shutdown"], mini["replacement"]) == (
+        "realtime",
+        "2027-01-20",
+        "gpt-realtime-2.1-mini",
+    )
+    assert mini["shut_down"] is False
+    assert "2027-01-20" in mini["message"]
+    assert (notices["whisper-1"]["kind"], notices["whisper-1"]["shutdown"]) == (
+        "transcription",
+        "2027-02-26",
+    )

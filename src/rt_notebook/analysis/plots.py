@@ -491,8 +491,8 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
     end = max(times[-1], _last_event(session, t0))
     times.append(end + max(0.3, 0.03 * end))  # carry the totals past the end of the session
 
-    def cumulative(key: str) -> list[float]:
-        values = [0.0, *np.cumsum([row[key] for row in rows]).tolist()]
+    def cumulative(key: str) -> list[float]:  # an unknown cost (no price) counts as nothing
+        values = [0.0, *np.cumsum([row[key] or 0.0 for row in rows]).tolist()]
         return values + values[-1:] * (len(times) - len(values))
 
     lines = [
@@ -508,6 +508,7 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
     ]
     costs = cumulative("cost_usd")
     estimated = any(row["estimated"] for row in rows)
+    unpriced = any(row["cost_usd"] is None for row in rows)
     (cost_line,) = cost_axis.step(
         times,
         costs,
@@ -515,12 +516,14 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
         color=PALETTE["cost"],
         linestyle="--",
         linewidth=2,
-        label="cost (USD)" + (", ≈ estimated" if estimated else ""),
+        label="cost (USD)"
+        + (", ≈ estimated" if estimated else "")
+        + (", no price for some responses" if unpriced else ""),
         gid="cumulative:cost_usd",
     )
     lines.append(cost_line)
     cost_axis.annotate(
-        f"{'≈' if estimated else ''}${costs[-1]:.4f}",
+        f"{'≈' if estimated else ''}${costs[-1]:.4f}{' + unknown' if unpriced else ''}",
         xy=(times[-1], costs[-1]),
         xytext=(-4, 4),
         textcoords="offset points",
@@ -539,7 +542,7 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
     ax.set_ylabel("cumulative tokens")
     ax.set_xlim(0.0, times[-1])
     ax.set_xlabel("seconds since session start")
-    model = session.model or "default prices"
+    model = session.model or "model not reported"
     ax.set_title(f"Tokens and cost ({model})")
     ax.grid(alpha=0.3)
     if not rows:

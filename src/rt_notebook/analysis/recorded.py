@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from ..wire.events import Direction, EventLog, RealtimeEvent, as_dict, as_str
 from .metrics import latencies, latency_summary, tool_calls
 from .tables import Table
 from .transcript import Transcript, build_transcript
-from .usage import PRICES, Prices, prices_for, usage_rows, usage_totals
+from .usage import PRICES, PriceTable, transcription_rows, usage_rows, usage_totals
 
 
 class SessionAnalysis:
@@ -19,7 +18,7 @@ class SessionAnalysis:
 
     events: EventLog
     transcript: Transcript
-    prices: Mapping[str, Prices]
+    prices: PriceTable
 
     @property
     def model(self) -> str | None:
@@ -42,12 +41,28 @@ class SessionAnalysis:
         return tool_calls(self.events)
 
     def usage(self) -> Table:
-        """Per response: tokens by kind, cost in USD and the running total."""
-        return usage_rows(self.events, prices_for(self.model, self.prices))
+        """Per response: tokens by kind, cost in USD (``None``: no price) and the running total."""
+        return usage_rows(self.events, self.prices, model=self._configured_model())
+
+    def transcription_usage(self) -> Table:
+        """Per input transcription: seconds or tokens and its cost (billed apart)."""
+        return transcription_rows(
+            self.events, self.prices, model=self._configured_transcription_model()
+        )
 
     def cost(self) -> dict[str, Any]:
-        """Session totals: tokens by kind, responses, and ``cost_usd``."""
-        return {"model": self.model, **usage_totals(self.usage())}
+        """Session totals: tokens, responses, ``responses_usd``, ``transcription_usd`` and
+        ``cost_usd`` (their sum; ``None`` when a model has no price, see ``unpriced_models``)."""
+        totals = usage_totals(self.usage(), self.transcription_usage())
+        return {"model": self.model, **totals}
+
+    def _configured_model(self) -> str | None:
+        """The model asked for, until the server reports one."""
+        return None
+
+    def _configured_transcription_model(self) -> str | None:
+        """The transcription model asked for, until the server reports one."""
+        return None
 
     def save(self, path: str | Path) -> Path:
         """Write the event log as JSONL (``{"t", "direction", "event"}`` per line)."""
@@ -62,7 +77,7 @@ class RecordedSession(SessionAnalysis):
     """A session loaded from a JSONL event log, with the same analysis API as a live one."""
 
     def __init__(
-        self, events: EventLog, *, prices: Mapping[str, Prices] | None = None, name: str = ""
+        self, events: EventLog, *, prices: PriceTable | None = None, name: str = ""
     ) -> None:
         self.events = events
         self.transcript = build_transcript(events)
@@ -74,9 +89,7 @@ class RecordedSession(SessionAnalysis):
         return f"<RecordedSession {self.name!r}: {counts}>"
 
 
-def load_session(
-    path: str | Path, *, prices: Mapping[str, Prices] | None = None
-) -> RecordedSession:
+def load_session(path: str | Path, *, prices: PriceTable | None = None) -> RecordedSession:
     """Load a JSONL event log written by ``save()``; bad lines are reported by number."""
     path = Path(path)
     log = EventLog()

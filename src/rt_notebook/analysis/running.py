@@ -2,49 +2,42 @@
 
 A session with a budget checks its cost at every ``response.done``; re-reading the whole event
 log for that made each check cost in proportion to the session's length (quadratic overall).
-Here each ``response.done`` is priced once, when first asked for, with the same function and
-prices as a recorded session's ``usage()``; if the prices change (the server reported another
-model), everything is priced again, so the figures are exactly those of a full scan.
+Here each usage event is priced once, as it arrives, by the same :class:`UsageLedger` a
+recorded session's ``usage()`` uses; if the price table or the configured models change,
+everything is priced again, so the figures are exactly those of a full scan.
 """
 
 from __future__ import annotations
 
 from ..wire.events import RealtimeEvent
-from .tables import Table
-from .usage import Prices, usage_rows
+from .usage import USAGE_EVENTS, Prices, PriceTable, TranscriptionPrices, UsageLedger
 
 
 class RunningUsage:
-    """The usage rows of the ``response.done`` events seen so far, and the running total."""
+    """The usage events seen so far, priced in a ledger kept up to date."""
 
     def __init__(self) -> None:
-        self._done: list[RealtimeEvent] = []
-        self._priced = 0  # how many of ``_done`` are in ``_rows``
-        self._prices: Prices | None = None
-        self._rows = Table()
-        self._spent = 0.0
+        self._events: list[RealtimeEvent] = []
+        self._key: tuple[dict[str, Prices | TranscriptionPrices], str | None, str | None] | None = (
+            None
+        )
+        self._ledger = UsageLedger()
+        self._priced = 0  # how many of ``_events`` the ledger has read
 
     def add(self, event: RealtimeEvent) -> None:
-        """A server ``response.done`` arrived."""
-        self._done.append(event)
+        """A server event arrived (only usage events are kept)."""
+        if event.direction == "server" and event.type in USAGE_EVENTS:
+            self._events.append(event)
 
-    def rows(self, prices: Prices) -> Table:
-        """One row per response with usage (as ``usage_rows``), priced with ``prices``."""
-        self._catch_up(prices)
-        return Table(self._rows)
-
-    def spent(self, prices: Prices) -> float:
-        """The total cost so far, in USD."""
-        self._catch_up(prices)
-        return self._spent
-
-    def _catch_up(self, prices: Prices) -> None:
-        if prices != self._prices:
-            self._prices, self._priced, self._rows, self._spent = prices, 0, Table(), 0.0
-        if self._priced == len(self._done):
-            return
-        for row in usage_rows(self._done[self._priced :], prices):
-            self._spent += row["cost_usd"]
-            row["cumulative_usd"] = self._spent
-            self._rows.append(row)
-        self._priced = len(self._done)
+    def ledger(
+        self, prices: PriceTable | None, model: str | None, transcription_model: str | None
+    ) -> UsageLedger:
+        """Every usage event priced with ``prices`` (a small table: compared by value)."""
+        key = (dict(prices or {}), model, transcription_model)
+        if key != self._key:
+            self._key, self._priced = key, 0
+            self._ledger = UsageLedger(prices, model=model, transcription_model=transcription_model)
+        for event in self._events[self._priced :]:
+            self._ledger.add(event)
+        self._priced = len(self._events)
+        return self._ledger

@@ -8,11 +8,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.usage import Prices, prices_for, usage_rows
+from ..analysis.usage import PriceTable, usage_rows
 from ..wire.events import RealtimeEvent
 from ..wire.sideband import Sideband, describe_failure, enforce
 from .policy import Rules, Standing
@@ -46,7 +46,7 @@ class Meter:
         upstream: Upstream,
         standing: StandingOf,
         *,
-        prices: Mapping[str, Prices] | None = None,
+        prices: PriceTable | None = None,
         join_timeout: float = 30.0,
         watch_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -104,10 +104,17 @@ class Meter:
     def _on_event(self, call: LiveCall, event: dict[str, Any]) -> None:
         if event.get("type") != "response.done":
             return
-        rows = usage_rows([RealtimeEvent(raw=event)], prices_for(call.model or None, self.prices))
+        rows = usage_rows([RealtimeEvent(raw=event)], self.prices, model=call.model or None)
         for row in rows:
+            if row["cost_usd"] is None:  # never priced as another model
+                log.warning(
+                    "rt_notebook hub: no price for %s; call %s counts its tokens but no cost "
+                    "(add the model to the service's prices)",
+                    call.model,
+                    call.call_id,
+                )
             self.store.add_usage(
-                call.call_id, row["input_tokens"], row["output_tokens"], row["cost_usd"]
+                call.call_id, row["input_tokens"], row["output_tokens"], row["cost_usd"] or 0.0
             )
         self._check_soon(call)
 

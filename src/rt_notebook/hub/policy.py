@@ -3,7 +3,7 @@
 The teacher writes one ``policy`` dict::
 
     {"default": {"usd_per_day": 0.5, "concurrent_calls": 1},
-     "groups": {"students": {"allowed_models": ["gpt-realtime-mini"],
+     "groups": {"students": {"allowed_models": ["gpt-realtime-2.1-mini"],
                              "session_overrides": {"instructions": "Answer in French."}},
                 "staff": {"usd_per_day": 10}},
      "users": {"alice": {"minutes_per_day": 60}}}

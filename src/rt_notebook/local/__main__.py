@@ -13,6 +13,7 @@ from typing import Any
 
 from tornado.httpserver import HTTPServer
 
+from ..wire.models import DEFAULT_MODEL
 from .access import Access, normalize_origin
 from .backend import LocalOptions, LocalRealtime
 from .responders import load_scenario
@@ -75,8 +76,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--model",
-        default="gpt-realtime",
-        help="the model sessions report when they ask for none (default gpt-realtime)",
+        default=DEFAULT_MODEL,
+        help=f"the model sessions report when they ask for none (default {DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--answer-delay",

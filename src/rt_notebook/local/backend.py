@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import RealtimeError
 from ..wire.live_config import LiveTransport, validate_live_session
+from ..wire.models import DEFAULT_MODEL
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
 from ..wire.sideband import InProcessSideband, Sideband
 from ..wire.signaling import CallAnswer, check_depth
 from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
 from .engine.live import LiveEngine
+from .model_check import model_refusal
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
@@ -58,7 +60,7 @@ class LocalOptions:
     """Replies: ``None`` (the default responder), a list of scenario steps, or a callable."""
     transcriber: str | Transcriber | None = None
     """Input transcription: ``None``/"honest" (never invents words) or "pocketsphinx"."""
-    model: str = "gpt-realtime"
+    model: str = DEFAULT_MODEL
     """The model a session reports when it asks for none."""
     answer_delay: float = 0.0
     """Fault: seconds to wait before answering an SDP offer."""
@@ -258,7 +260,12 @@ class LocalRealtime:
         except SessionConfigError as exc:
             raise exc.as_http("invalid_value") from None  # OpenAI's code for it
         base = default_session(update.get("model") or self.options.model)
-        return apply_update(base, update)
+        session = apply_update(base, update)
+        refusal = model_refusal(session)
+        if refusal is not None:
+            code, message, param = refusal
+            raise RealtimeError(400, code, message, param=param)
+        return session
 
     def live_session_config(self, requested: object, transport: LiveTransport) -> dict[str, Any]:
         """A GPT-Live startup config, checked for ``transport``; a 400 when invalid."""

@@ -73,7 +73,7 @@ class RealtimeExtension(ExtensionApp):
 
     session_defaults = Dict(
         help="""Session fields merged under what the notebook asks for (a flat GA session,
-        e.g. {"model": "gpt-realtime", "audio": {"output": {"voice": "marin"}}}).""",
+        e.g. {"model": "gpt-realtime-2.1", "audio": {"output": {"voice": "marin"}}}).""",
     ).tag(config=True)
 
     session_overrides = Dict(

@@ -14,11 +14,14 @@ from tornado import web
 from .._version import __version__
 from ..errors import RealtimeError
 from ..wire import signaling
+from ..wire.models import DEFAULT_MODEL, ModelKind, deprecation
+from ..wire.session_config import check_models, transcription_model
 from ..wire.widget_protocol import (
     BackendName,
     BackendSetting,
     CallAnswer,
     HubBudget,
+    ModelNotice,
     ServerStatus,
 )
 
@@ -122,6 +125,8 @@ class StatusHandler(_RealtimeHandler):
             "allowed_models": list(rt.allowed_models),
             "session_defaults": rt.session_defaults,
             "overridden_fields": sorted(rt.session_overrides),
+            "default_model": _default_model(rt),
+            "model_notices": _model_notices(rt),
             "version": __version__,
         }
         if rt.hub is not None:  # the class service says where calls go and what is left
@@ -132,6 +137,27 @@ class StatusHandler(_RealtimeHandler):
             except RealtimeError as error:
                 status["budget"] = {"error": error.to_json()["error"]}
         self.finish(json.dumps(status))
+
+
+def _default_model(rt: RealtimeExtension) -> str:
+    """The model a session that names none gets."""
+    for layer in (rt.session_overrides, rt.session_defaults):
+        if isinstance(layer.get("model"), str):
+            return str(layer["model"])
+    return str(rt.allowed_models[0]) if rt.allowed_models else DEFAULT_MODEL
+
+
+def _model_notices(rt: RealtimeExtension) -> list[ModelNotice]:
+    """Deprecations of the models this server's configuration names."""
+    named: list[tuple[str | None, ModelKind]] = [
+        *((name, "realtime") for name in (_default_model(rt), *rt.allowed_models)),
+        *(
+            (transcription_model(layer), "transcription")
+            for layer in (rt.session_defaults, rt.session_overrides)
+        ),
+    ]
+    notices = (deprecation(name, kind) for name, kind in dict.fromkeys(named) if name)
+    return [cast(ModelNotice, notice.to_json()) for notice in notices if notice is not None]
 
 
 class CallsHandler(_JsonBodyHandler):
@@ -166,6 +192,8 @@ class CallsHandler(_JsonBodyHandler):
             "call_id": answer.call_id,
             "session": request.session,
         }
+        for notice in check_models(request.session):
+            self.log.warning("rt_notebook: %s", notice.message())
         self.set_status(201)
         self.finish(json.dumps(reply))
 

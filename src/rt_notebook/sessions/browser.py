@@ -55,6 +55,7 @@ class RealtimeSession(SessionCore):
             signaling="kernel" if sideband else options["signaling"],
             push_to_talk=options["push_to_talk"],
             record_audio=options["record_audio"],
+            notice="\n".join(self.notices),
         )
         if options["local_scenario"] is not None:
             scenario = check_scenario(options["local_scenario"])
@@ -160,6 +161,11 @@ class RealtimeSession(SessionCore):
 
     def _config_changed(self, config: dict[str, Any]) -> None:
         self.widget.session_config = config
+
+    def _notices_changed(self) -> None:
+        widget = getattr(self, "widget", None)  # None while the core's __init__ runs
+        if widget is not None:
+            widget.notice = "\n".join(self.notices)
 
     def _stop(self, code: str, message: str, fix: str) -> None:
         error: WidgetError = {"code": code, "message": message, "fix": fix}

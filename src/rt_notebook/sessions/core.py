@@ -12,6 +12,7 @@ import copy
 import inspect
 import io
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -20,7 +21,7 @@ from ..analysis.recorded import SessionAnalysis
 from ..analysis.running import RunningUsage
 from ..analysis.tables import Table
 from ..analysis.transcript import Transcript
-from ..analysis.usage import PRICES, prices_for
+from ..analysis.usage import PRICES, UsageLedger
 from ..errors import redacting_logger
 from ..wire.events import (
     Direction,
@@ -30,7 +31,14 @@ from ..wire.events import (
     as_str,
     preload_typed_events,
 )
-from ..wire.session_config import apply_update, compose_session, validate_session
+from ..wire.models import DEFAULT_MODEL, ModelDeprecationWarning
+from ..wire.session_config import (
+    apply_update,
+    check_models,
+    compose_session,
+    transcription_model,
+    validate_session,
+)
 from ..wire.widget_protocol import Status
 from . import registry
 from .options import SessionOptions
@@ -51,6 +59,8 @@ class SessionCore(SessionAnalysis):
     def __init__(self, options: SessionOptions) -> None:
         """``options`` has every keyword (see ``options.resolve``)."""
         preload_typed_events()
+        self.notices: list[str] = []
+        """Deprecated-model notices about this session (also warned, and shown in the widget)."""
         self._config = compose_session(
             model=options["model"],
             voice=options["voice"],
@@ -59,6 +69,7 @@ class SessionCore(SessionAnalysis):
             turn_detection=options["turn_detection"],
             session=options["session"],
         )
+        self._check_models(self._config)
         self.events = EventLog(max_memory_events=options["max_memory_events"])
         """Every event in both directions, with timestamps."""
         self.transcript = Transcript()
@@ -66,7 +77,7 @@ class SessionCore(SessionAnalysis):
         self.tools: dict[str, FunctionTool] = {}
         """Registered tools by name."""
         self.prices = options["prices"] or PRICES
-        """USD per million tokens, by model (see ``rt_notebook.analysis.usage.PRICES``)."""
+        """Prices by model, realtime and transcription (``rt_notebook.analysis.usage.PRICES``)."""
         self.budget_usd = options["budget_usd"]
         """When the session's cost reaches this, no new responses and the call ends."""
         self._handlers: dict[str, list[Handler | _Once]] = {}
@@ -109,6 +120,9 @@ class SessionCore(SessionAnalysis):
     def _show_error(self, text: str) -> None:
         """Make an error visible to the user."""
 
+    def _notices_changed(self) -> None:
+        """``notices`` changed: show them where the session is displayed."""
+
     def _config_changed(self, config: dict[str, Any]) -> None:
         """The session config for later connections changed."""
 
@@ -132,10 +146,22 @@ class SessionCore(SessionAnalysis):
 
     def _apply(self, update: dict[str, Any]) -> None:
         """Validate a partial session change, keep it for reconnects, send it if connected."""
-        self._config = validate_session(apply_update(self._config, update))
+        config = validate_session(apply_update(self._config, update))
+        self._check_models(config)
+        self._config = config
         self._config_changed(self._config)
         if self.status in ("connected", "interrupted"):
             self.send({"type": "session.update", "session": {"type": "realtime", **update}})
+
+    def _check_models(self, config: Mapping[str, Any]) -> None:
+        """Refuse a shut-down model; warn (once per model) about a deprecated one."""
+        for notice in check_models(config):
+            message = notice.message()
+            if message in self.notices:
+                continue
+            self.notices.append(message)
+            self._notices_changed()
+            warnings.warn(message, ModelDeprecationWarning, stacklevel=4)
 
     # ---- callbacks ----------------------------------------------------------------------------
 
@@ -251,11 +277,13 @@ class SessionCore(SessionAnalysis):
         event = self.events.append(raw, t, direction)
         self._guard("transcript", event, self.transcript.update, event)
         if direction == "server":
+            if event.type in ("session.created", "session.updated"):
+                self._guard("model check", event, self._notice_models, as_dict(event.session))
+            self._usage.add(event)  # keeps only usage events and the models they are priced by
             self._guard("response sequencer", event, self._sequencer.observe, event)
             if event.type == "response.function_call_arguments.done":
                 self._guard("tool runner", event, self._run_tool, event)
             elif event.type == "response.done":
-                self._usage.add(event)
                 if self.budget_usd is not None:
                     self._guard("budget", event, self._check_budget)
             elif event.type in ("session.created", "session.updated"):
@@ -296,12 +324,40 @@ class SessionCore(SessionAnalysis):
         if event.session:  # as ``SessionAnalysis.model`` reads it: the last session reported
             self._model = as_str(as_dict(event.session).get("model")) or None
 
+    def _ledger(self) -> UsageLedger:
+        return self._usage.ledger(
+            self.prices, self._configured_model(), self._configured_transcription_model()
+        )
+
     def usage(self) -> Table:
-        """Per response: tokens by kind, cost in USD and the running total."""
-        return self._usage.rows(prices_for(self.model, self.prices))
+        """Per response: tokens by kind, cost in USD (``None``: no price) and the running total."""
+        return Table(self._ledger().responses)
+
+    def transcription_usage(self) -> Table:
+        """Per input transcription: seconds or tokens and its cost (billed apart)."""
+        return Table(self._ledger().transcriptions)
+
+    def _notice_models(self, session: Mapping[str, Any]) -> None:
+        """The server's effective session (its defaults, overrides) may name a deprecated model."""
+        try:
+            self._check_models(session)
+        except Warning as warning:  # warnings turned into errors must not break the event path
+            log.warning("rt_notebook: %s", warning)
+        except ValueError as exc:  # shut down: the server will refuse it; say why
+            self.notices.append(str(exc))
+            self._notices_changed()
+
+    def _configured_model(self) -> str | None:
+        return self._config.get("model") or DEFAULT_MODEL  # what the call asks for if unset
+
+    def _configured_transcription_model(self) -> str | None:
+        return transcription_model(self._config)
 
     def _check_budget(self) -> None:
-        spent = self._usage.spent(prices_for(self.model, self.prices))
+        ledger = self._ledger()
+        if ledger.unpriced:
+            self._unpriced(sorted(ledger.unpriced))
+        spent = ledger.known_usd
         if self.budget_usd is None or spent < self.budget_usd or self._sequencer.stopped:
             return
         self._sequencer.stop()
@@ -313,6 +369,17 @@ class SessionCore(SessionAnalysis):
         self._show_error(message + "\n")
         log.warning("rt_notebook: %s", message)
         self._stop("budget_reached", message, "Raise budget_usd, or start a new session.")
+
+    def _unpriced(self, models: list[str]) -> None:
+        """Say once that the budget counts only what has a price."""
+        message = (
+            f"No price for {', '.join(models)}: the budget counts only the priced part of "
+            "this session. Add the prices to rt.PRICES (or pass prices=)."
+        )
+        if message not in self.notices:
+            self.notices.append(message)
+            self._notices_changed()
+            log.warning("rt_notebook: %s", message)
 
     def _dispatch(self, event: RealtimeEvent) -> None:
         for key in (event.type, "*"):

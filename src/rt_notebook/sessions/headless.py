@@ -24,6 +24,7 @@ import websockets
 from ..errors import RealtimeError, redact, redacting_logger
 from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
+from ..wire.models import DEFAULT_MODEL
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
@@ -67,6 +68,7 @@ class HeadlessSession(SessionCore):
 
     def __init__(self, **keywords: Unpack[HeadlessOptions]) -> None:
         options = resolve("HeadlessSession", HeadlessOptions, keywords)
+        options["model"] = options["model"] or DEFAULT_MODEL  # explicit, as ?model= needs
         super().__init__(cast(HeadlessOptions, options))
         self.url: str | None = options["url"]
         self.recordings = Recordings()
@@ -113,7 +115,7 @@ class HeadlessSession(SessionCore):
         """Open the WebSocket, wait for ``session.created``, send the session config."""
         self._status = "connecting"
         url, key = await self._endpoint()
-        model = self._config.get("model") or "gpt-realtime"
+        model = self._config.get("model") or DEFAULT_MODEL
         try:
             self._ws = await websockets.connect(
                 f"{url}?model={model}",

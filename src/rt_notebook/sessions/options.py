@@ -13,25 +13,30 @@ import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ..wire.models import DEFAULT_TRANSCRIPTION_MODEL
+
 if TYPE_CHECKING:
-    from ..analysis.usage import Prices
+    from ..analysis.usage import PriceTable
 
 
 class SessionOptions(TypedDict, total=False):
     """Keywords of every session (``RealtimeSession`` and ``HeadlessSession``).
 
     Keys:
-        model: The realtime model, e.g. ``"gpt-realtime"`` (the server's default if unset).
+        model: The realtime model. Unset: ``rt.DEFAULT_MODEL`` (``"gpt-realtime-2.1"``) for a
+            ``HeadlessSession``; for a ``RealtimeSession`` the server extension's
+            ``session_defaults`` or first ``allowed_models`` when set, else ``rt.DEFAULT_MODEL``.
+            Every call is created with an explicit model.
         voice: ``audio.output.voice``, e.g. ``"marin"`` or ``"cedar"``.
         instructions: The system instructions.
-        transcription: Input transcription model (default ``"gpt-4o-mini-transcribe"``);
-            ``None`` switches it off.
+        transcription: Input transcription model (default ``rt.DEFAULT_TRANSCRIPTION_MODEL``,
+            ``"gpt-transcribe"``); ``None`` switches it off.
         turn_detection: ``"server_vad"`` (default), ``"semantic_vad"``, a full GA config, or
             ``None`` for manual turns.
         session: Any further GA session fields, merged on top (validated; beta-era fields are
             refused with the GA path to use).
-        prices: USD per million tokens by model, for ``cost()`` and the budget (default
-            ``rt.PRICES``).
+        prices: Prices by model, realtime and transcription, for ``cost()`` and the budget
+            (default ``rt.PRICES``).
         budget_usd: Stop creating responses and end the call when the cost reaches this.
         local_scenario: Scripted replies used when the call lands on the local backend.
         max_memory_events: Events of the log kept in memory (default 20,000, a few tens of
@@ -45,7 +50,7 @@ class SessionOptions(TypedDict, total=False):
     transcription: str | None
     turn_detection: str | Mapping[str, Any] | None
     session: Mapping[str, Any] | None
-    prices: Mapping[str, Prices] | None
+    prices: PriceTable | None
     budget_usd: float | None
     local_scenario: list[Any] | None
     max_memory_events: int | None
@@ -94,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     "model": None,
     "voice": None,
     "instructions": None,
-    "transcription": "gpt-4o-mini-transcribe",
+    "transcription": DEFAULT_TRANSCRIPTION_MODEL,
     "turn_detection": "server_vad",
     "session": None,
     "prices": None,

@@ -44,6 +44,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     signaling = synced("signaling")
     status = synced("status")
     error = synced("error")
+    notice = synced("notice")
     backend = synced("backend")
     call_id = synced("call_id")
     muted = synced("muted")

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import RealtimeError
+from .models import DEFAULT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, Deprecation, deprecation
 from .protocols import protocol_for_model
 
 __all__ = [
     "VOICES",
     "SessionConfigError",
     "apply_update",
+    "check_models",
     "compose_session",
     "deep_merge",
     "display_path",
@@ -50,7 +53,7 @@ _GA_EXAMPLES: dict[str, str] = {
     "audio.output.voice": '{"audio": {"output": {"voice": "marin"}}}',
     "output_modalities": '{"output_modalities": ["audio"]}',
     "audio.input.transcription": '{"audio": {"input": {"transcription": '
-    '{"model": "gpt-4o-mini-transcribe"}}}}',
+    f'{{"model": "{DEFAULT_TRANSCRIPTION_MODEL}"}}}}}}',
     "audio.input.turn_detection": '{"audio": {"input": {"turn_detection": '
     '{"type": "server_vad"}}}}',
     "audio.input.format": '{"audio": {"input": {"format": {"type": "audio/pcm"}}}}',
@@ -433,20 +436,50 @@ def prepare_session(
 ) -> dict[str, Any]:
     """The session actually sent upstream: defaults < requested < overrides, validated.
 
-    When ``allowed_models`` is set, the model must be one of them; a session without a model
-    gets the first allowed one.
+    The model is always explicit: a session without one gets the first of ``allowed_models``
+    (when set; the model must then be one of them), else :data:`~rt_notebook.models.DEFAULT_MODEL`.
+    A model past its shutdown date is refused here, before any upstream call.
     """
     asked = validate_session({} if requested is None else requested)
     session = validate_session(merge_layers(defaults, asked, overrides))
-    if allowed_models:
-        model = session.setdefault("model", allowed_models[0])
-        if model not in allowed_models:
-            raise SessionConfigError(
-                f"session.model {model!r} is not allowed on this server; "
-                f"use one of: {', '.join(allowed_models)}",
-                "session.model",
-            )
+    model = session.setdefault("model", allowed_models[0] if allowed_models else DEFAULT_MODEL)
+    if allowed_models and model not in allowed_models:
+        raise SessionConfigError(
+            f"session.model {model!r} is not allowed on this server; "
+            f"use one of: {', '.join(allowed_models)}",
+            "session.model",
+        )
+    check_models(session)
     return session
+
+
+def check_models(session: Mapping[str, Any], *, today: date | None = None) -> list[Deprecation]:
+    """The deprecations of the models a session names (realtime and transcription).
+
+    Raises :class:`SessionConfigError` for a model past its shutdown date, naming the
+    replacement. ``today`` defaults to today in UTC.
+    """
+    found = [
+        notice
+        for notice in (
+            deprecation(session.get("model"), "realtime"),
+            deprecation(transcription_model(session), "transcription"),
+        )
+        if notice is not None
+    ]
+    for notice in found:
+        if notice.is_shut_down(today):
+            raise SessionConfigError(notice.message(today), notice.param)
+    return found
+
+
+def transcription_model(session: Mapping[str, Any]) -> str | None:
+    """``audio.input.transcription.model`` of a session, if it names one."""
+    audio = session.get("audio")
+    audio_in = audio.get("input") if isinstance(audio, Mapping) else None
+    config = audio_in.get("transcription") if isinstance(audio_in, Mapping) else None
+    model = config.get("model") if isinstance(config, Mapping) else None
+    return model if isinstance(model, str) else None
 
 
 def apply_update(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

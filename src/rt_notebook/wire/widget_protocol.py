@@ -131,6 +131,14 @@ TRAITS: tuple[Trait, ...] = (
         "the last error, shown in the widget with its fix",
     ),
     Trait(
+        "notice",
+        str,
+        "",
+        "Python",
+        "a lasting notice (a deprecated model: its shutdown date and replacement), shown as a "
+        'banner; `""` when none',
+    ),
+    Trait(
         "backend",
         Backend,
         "",
@@ -280,6 +288,18 @@ class HubBudget(TypedDict, total=False):
     error: ErrorDetail
 
 
+class ModelNotice(TypedDict):
+    """A deprecated model the server's configuration names: when OpenAI shuts it down and
+    what replaces it."""
+
+    model: str
+    kind: Literal["realtime", "transcription"]
+    shutdown: str
+    replacement: str
+    shut_down: bool
+    message: str
+
+
 class ServerStatus(TypedDict):
     """`GET api/rt-notebook/status`: what the widget needs to know before connecting. With
     `backend_setting: "hub"`, `backend` is the class service's (`"hub"` while it cannot be
@@ -291,6 +311,8 @@ class ServerStatus(TypedDict):
     allowed_models: list[str]
     session_defaults: dict[str, Any]
     overridden_fields: list[str]
+    default_model: str
+    model_notices: list[ModelNotice]
     version: str
     budget: NotRequired[HubBudget]
 

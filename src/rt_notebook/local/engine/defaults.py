@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from ...wire.audio import SAMPLE_RATE
+from ...wire.models import DEFAULT_MODEL
 from .ids import new_id
 
 DEFAULT_INSTRUCTIONS = (
@@ -25,7 +26,7 @@ SERVER_VAD: dict[str, Any] = {
 _PCM = {"type": "audio/pcm", "rate": SAMPLE_RATE}
 
 
-def default_session(model: str = "gpt-realtime") -> dict[str, Any]:
+def default_session(model: str = DEFAULT_MODEL) -> dict[str, Any]:
     """The effective session a new call starts from (what ``session.created`` shows)."""
     return {
         "type": "realtime",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...wire.audio import from_pcm16
 from ...wire.session_config import SessionConfigError, apply_update, validate_session
+from ..model_check import model_refusal
 from .conversation import public
 from .errors import ClientError, require
 
@@ -47,6 +48,9 @@ def session_update(engine: SessionEngine, event: Event) -> None:
             "The voice cannot be changed after the assistant has produced audio.",
             "session.audio.output.voice",
         )
+    refusal = model_refusal(apply_update(engine.session, update))
+    if refusal is not None:
+        raise ClientError(*refusal)
     engine.session = apply_update(engine.session, update)
     engine.input.configure(engine.turn_detection())
     engine.emit("session.updated", session=engine.public_session())

@@ -1,0 +1,257 @@
+"""OpenAI's Realtime and transcription models: which exist, which are deprecated, the defaults.
+
+The model names and deprecation notes come from the installed openai-python's types when it
+can be imported (read on first use, never at ``import rt_notebook``). The table here holds what
+the SDK does not say (replacements) and the models this release knows, which is all there is
+when openai is absent. ``tests/kernel/test_models.py`` fails when a newer openai-python lists a
+model or a deprecation this table lacks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_TRANSCRIPTION_MODEL",
+    "REALTIME_MODELS",
+    "TRANSCRIPTION_MODELS",
+    "Deprecation",
+    "ModelDeprecationWarning",
+    "deprecation",
+    "is_known",
+    "sdk_models",
+]
+
+ModelKind = Literal["realtime", "transcription"]
+
+DEFAULT_MODEL = "gpt-realtime-2.1"
+"""The realtime model every session asks for unless told otherwise: the current flagship."""
+
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
+"""The input transcription model sessions use unless told otherwise."""
+
+# The models openai-python 3.57.0 lists (RealtimeSessionCreateRequest.model and
+# AudioTranscription.model); GPT-Live models are out of scope and absent from both types.
+REALTIME_MODELS: tuple[str, ...] = (
+    "gpt-realtime-2.1",
+    "gpt-realtime-2.1-mini",
+    "gpt-realtime-2",
+    "gpt-realtime-1.5",
+    "gpt-realtime",
+    "gpt-realtime-2025-08-28",
+    "gpt-realtime-mini",
+    "gpt-realtime-mini-2025-10-06",
+    "gpt-realtime-mini-2025-12-15",
+    "gpt-4o-realtime-preview",
+    "gpt-4o-realtime-preview-2024-10-01",
+    "gpt-4o-realtime-preview-2024-12-17",
+    "gpt-4o-realtime-preview-2025-06-03",
+    "gpt-4o-mini-realtime-preview",
+    "gpt-4o-mini-realtime-preview-2024-12-17",
+    "gpt-audio-1.5",
+    "gpt-audio-mini",
+    "gpt-audio-mini-2025-10-06",
+    "gpt-audio-mini-2025-12-15",
+)
+"""Realtime session models this release knows."""
+
+TRANSCRIPTION_MODELS: tuple[str, ...] = (
+    "gpt-transcribe",
+    "gpt-realtime-whisper",
+    "gpt-live-transcribe",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-mini-transcribe-2025-12-15",
+    "gpt-4o-transcribe-diarize",
+    "whisper-1",
+)
+"""Input transcription models this release knows."""
+
+_REALTIME_2027 = dt.date(2027, 1, 20)
+_TRANSCRIPTION_2027 = dt.date(2027, 2, 26)
+
+# model: (announced shutdown, recommended replacement). openai-python's docstrings carry the
+# dates of most of these (and win where both speak); the replacements are from OpenAI's
+# deprecations page. The preview models are not marked in the SDK's types; OpenAI retires
+# them with gpt-realtime. (The -2025-10-06 mini snapshots carry no notice, so none here.)
+_DEPRECATED: dict[str, tuple[dt.date, str]] = {
+    "gpt-realtime": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-realtime-2025-08-28": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-realtime-mini": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "gpt-realtime-mini-2025-12-15": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "gpt-audio-mini": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "gpt-audio-mini-2025-12-15": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "gpt-4o-realtime-preview": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-4o-realtime-preview-2024-10-01": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-4o-realtime-preview-2024-12-17": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-4o-realtime-preview-2025-06-03": (_REALTIME_2027, "gpt-realtime-2.1"),
+    "gpt-4o-mini-realtime-preview": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "gpt-4o-mini-realtime-preview-2024-12-17": (_REALTIME_2027, "gpt-realtime-2.1-mini"),
+    "whisper-1": (_TRANSCRIPTION_2027, "gpt-transcribe"),
+    "gpt-4o-transcribe": (_TRANSCRIPTION_2027, "gpt-transcribe"),
+    "gpt-4o-mini-transcribe": (_TRANSCRIPTION_2027, "gpt-transcribe"),
+    "gpt-4o-mini-transcribe-2025-12-15": (_TRANSCRIPTION_2027, "gpt-transcribe"),
+    "gpt-4o-transcribe-diarize": (_TRANSCRIPTION_2027, "gpt-transcribe"),
+}
+
+
+class ModelDeprecationWarning(FutureWarning):
+    """A session uses a model OpenAI has announced it will shut down.
+
+    A ``FutureWarning``, so notebooks show it by default (Python hides plain
+    ``DeprecationWarning``s outside ``__main__``).
+    """
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """An announced shutdown of a model."""
+
+    model: str
+    """The deprecated model."""
+    kind: ModelKind
+    """``"realtime"`` (``session.model``) or ``"transcription"``."""
+    shutdown: dt.date
+    """The day OpenAI stops serving it."""
+    replacement: str
+    """The model to move to."""
+
+    @property
+    def param(self) -> str:
+        """The session field that names the model."""
+        if self.kind == "realtime":
+            return "session.model"
+        return "session.audio.input.transcription.model"
+
+    def is_shut_down(self, today: dt.date | None = None) -> bool:
+        """Whether the shutdown date has come (UTC)."""
+        return (today or utc_today()) >= self.shutdown
+
+    def message(self, today: dt.date | None = None) -> str:
+        """One sentence for a user: what, when, and what to use instead."""
+        what = "model" if self.kind == "realtime" else "transcription model"
+        if self.is_shut_down(today):
+            return (
+                f"The {what} {self.model!r} was shut down by OpenAI on {self.shutdown}; "
+                f"use {self.replacement!r} instead."
+            )
+        return (
+            f"The {what} {self.model!r} is deprecated: OpenAI shuts it down on "
+            f"{self.shutdown}. Use {self.replacement!r} instead."
+        )
+
+    def to_json(self, today: dt.date | None = None) -> dict[str, str | bool]:
+        """The notice as JSON (the server extension's status)."""
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "shutdown": self.shutdown.isoformat(),
+            "replacement": self.replacement,
+            "shut_down": self.is_shut_down(today),
+            "message": self.message(today),
+        }
+
+
+def utc_today() -> dt.date:
+    """Today in UTC, the calendar OpenAI's shutdown dates use."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+@dataclass(frozen=True)
+class SdkModels:
+    """What the installed openai-python says about models."""
+
+    version: str
+    realtime: tuple[str, ...]
+    transcription: tuple[str, ...]
+    shutdowns: dict[str, dt.date]
+    """Deprecated models by name, with the announced shutdown date from the docstrings."""
+
+
+@functools.lru_cache(maxsize=1)
+def sdk_models() -> SdkModels | None:
+    """The model lists and deprecation notes of the installed openai-python, or ``None``."""
+    try:
+        import openai
+        from openai.types.realtime import audio_transcription, realtime_session_create_request
+    except ImportError:
+        return None
+    request = realtime_session_create_request.RealtimeSessionCreateRequest
+    transcription = audio_transcription.AudioTranscription
+    shutdowns: dict[str, dt.date] = {}
+    for module in (realtime_session_create_request, audio_transcription):
+        shutdowns.update(_deprecation_notes(Path(str(module.__file__)).read_text()))
+    return SdkModels(
+        version=openai.__version__,
+        realtime=_literals(request.model_fields["model"].annotation),
+        transcription=_literals(transcription.model_fields["model"].annotation),
+        shutdowns=shutdowns,
+    )
+
+
+def _literals(annotation: object) -> tuple[str, ...]:
+    """Every string in the ``Literal`` types inside an annotation (unions included)."""
+    if typing.get_origin(annotation) is Literal:
+        return tuple(a for a in typing.get_args(annotation) if isinstance(a, str))
+    return tuple(name for arg in typing.get_args(annotation) for name in _literals(arg))
+
+
+_NOTE = re.compile(
+    r"^\s*-\s+((?:\"[^\"]+\",?\s*)+):\s*Announced shutdown date:\s*(\d{4}-\d{2}-\d{2})"
+)
+
+
+def _deprecation_notes(source: str) -> dict[str, dt.date]:
+    """``- "a", "b": Announced shutdown date: YYYY-MM-DD`` notes in a docstring, by model."""
+    notes: dict[str, dt.date] = {}
+    for block in source.split("Deprecated values:")[1:]:
+        text = " ".join(block.split('"""', 1)[0].split())  # one line per note, unwrapped
+        for entry in re.split(r"\s(?=-\s+\")", " " + text):
+            match = _NOTE.match(entry)
+            if match:
+                day = dt.date.fromisoformat(match.group(2))
+                notes.update(dict.fromkeys(re.findall(r'"([^"]+)"', match.group(1)), day))
+    return notes
+
+
+def known_models(kind: ModelKind) -> frozenset[str]:
+    """The model names OpenAI accepts for ``kind``: this table's and the SDK's."""
+    ours = REALTIME_MODELS if kind == "realtime" else TRANSCRIPTION_MODELS
+    sdk = sdk_models()
+    theirs: Iterable[str] = () if sdk is None else getattr(sdk, kind)
+    return frozenset((*ours, *theirs))
+
+
+def is_known(model: str, kind: ModelKind = "realtime") -> bool:
+    """Whether OpenAI lists ``model`` (this table, or the installed openai-python)."""
+    ours = REALTIME_MODELS if kind == "realtime" else TRANSCRIPTION_MODELS
+    return model in ours or model in known_models(kind)
+
+
+def deprecation(model: str | None, kind: ModelKind = "realtime") -> Deprecation | None:
+    """The announced shutdown of ``model``, or ``None`` when it is current (or unknown)."""
+    if not model:
+        return None
+    ours = _DEPRECATED.get(model)
+    sdk = sdk_models()
+    announced = sdk.shutdowns.get(model) if sdk is not None else None
+    if announced is not None:
+        shutdown = announced
+    elif ours is not None:
+        shutdown = ours[0]
+    else:
+        return None
+    replacement = ours[1] if ours else _default(kind)
+    return Deprecation(model=model, kind=kind, shutdown=shutdown, replacement=replacement)
+
+
+def _default(kind: ModelKind) -> str:
+    return DEFAULT_MODEL if kind == "realtime" else DEFAULT_TRANSCRIPTION_MODEL
