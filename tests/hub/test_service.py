@@ -176,7 +176,7 @@ def test_minutes_rates_concurrency_and_the_term_budget_hold(
         "POST", hub.service_url + f"api/calls/{first['call_id']}/hangup", {}, token=tokens["alice"]
     )
 
-    status, body = call(hub, tokens["fay"], {"model": "gpt-realtime"})
+    status, body = call(hub, tokens["fay"], {"model": "gpt-realtime-2.1"})
     fays = upstream.calls[body["call_id"]]
     wait_for(lambda: fays.sidebands, what="the sideband")
     upstream.emit(fays.call_id, response_done(100))  # $0.0064 of fay's $0.001 a term
