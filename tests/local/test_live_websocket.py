@@ -386,3 +386,31 @@ async def test_the_live_test_turn_runs_locally() -> None:
     assert said(client) == 'You said: "The user typed: say hello.".'
     assert client.of("session.closed")[0]["client_event_id"] == "bye"
     conformant(client)
+
+
+async def test_user_messages_through_the_responses_backend() -> None:
+    message = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "Hi there"}],
+    }
+    async with running_backend(realtime_factor=FAST) as (_, url):
+        client = await LiveWsClient.start(url, {"model": "gpt-live-1", "delegation": TOOLS})
+        client.send({"type": "response.create"})  # nothing to respond to yet
+        await client.wait("error")
+        for _ in range(129):
+            client.send({"type": "response.item.create", "item": message})
+        full = await client.wait("error", count=2)
+        client.send({"type": "response.create"})
+        await client.wait("session.usage.updated", timeout=20)
+        await client.close()
+    assert "At most 128" in full["error"]["message"]
+    inner = [e["event"] for e in client.of("response.event")]
+    assert [e["type"] for e in inner] == [
+        "response.created",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert said(client) == inner[1]["item"]["content"][0]["text"] == 'You said: "Hi there".'
+    assert len(client.of("session.delegation.created")) == 1
+    conformant(client)

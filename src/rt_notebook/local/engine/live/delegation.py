@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 
+MAX_PENDING_INPUTS = 128
+"""User messages the backend holds until ``response.create`` (bounded, unlike a leak)."""
+
 
 class Delegations:
     """Open client delegations, open backend calls and their outputs, queued backend input."""
@@ -119,6 +122,12 @@ class Delegations:
                 raise ClientError("invalid_type", "'item.output' must be a string.", "item.output")
             self.outputs[call_id] = output
         elif kind in ("message", None) and item.get("role") == "user":
+            if len(self._inputs) >= MAX_PENDING_INPUTS:
+                raise ClientError(
+                    "invalid_value",
+                    f"At most {MAX_PENDING_INPUTS} items wait for response.create; send it.",
+                    "item",
+                )
             self._inputs.append(item)
         else:
             raise ClientError(

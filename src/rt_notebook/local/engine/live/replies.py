@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ...responders import ResponseContext
 from ...speech import synthesize
@@ -55,16 +58,16 @@ class LiveReplies:
         if self.current is not None:
             self.current.cancel("client_cancelled")
 
-    def _start(self, run: object) -> None:
+    def _start(self, run: Callable[[Turn], Awaitable[None]]) -> None:
         self.interrupt()
         turn = Turn()
         self.current = turn
         turn.task = self._engine.spawn(self._guarded(turn, run))
 
-    async def _guarded(self, turn: Turn, run: object) -> None:
+    async def _guarded(self, turn: Turn, run: Callable[[Turn], Awaitable[None]]) -> None:
         engine = self._engine
         try:
-            await run(turn)  # type: ignore[operator]
+            await run(turn)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a responder bug must not kill the session
@@ -109,8 +112,8 @@ class LiveReplies:
         )
         span = [engine.clock_ms()] * 2
 
-        def on_audio(chunk: object) -> None:
-            span[:] = engine.output.queue(chunk)  # type: ignore[arg-type]
+        def on_audio(chunk: np.ndarray) -> None:
+            span[:] = engine.output.queue(chunk)
 
         def on_word(word: str) -> None:
             engine.emit(
