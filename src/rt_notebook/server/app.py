@@ -23,6 +23,7 @@ from ..wire.signaling import (
 )
 from ..wire.widget_protocol import BackendName
 from .handlers import default_handlers
+from .nodelay import no_delay_kernel_websockets
 from .policy import ApiKeySource, RateLimiter
 
 if TYPE_CHECKING:
@@ -182,6 +183,7 @@ class RealtimeExtension(ExtensionApp):
         for logger in (self.log, serverapp_log, logging.getLogger("tornado.application")):
             if REDACTING not in logger.filters:
                 logger.addFilter(REDACTING)  # the handlers' log lines, redacted
+        no_delay_kernel_websockets(self.settings)  # merged into the server's settings after this
         self.key_source = ApiKeySource(self.api_key, self.api_key_file)
         self.http_client = httpx.AsyncClient(follow_redirects=False)
         self.openai = OpenAIRealtimeHTTP(
