@@ -5,6 +5,7 @@ restart, and 30 users at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import statistics
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import OFFER
 from tests.e2e.harness import wait_for
@@ -27,8 +30,9 @@ RULES = (
     "You are a patient tutor for this class. Stay on the topic of the lesson and answer briefly."
 )
 LOAD_USERS = [f"load{i:02d}" for i in range(30)]
+NAMES = ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", "tina", "mallory"]
 GROUPS = {
-    "students": ["alice", "bob", "carol", "dave", "erin", "fay", *LOAD_USERS],
+    "students": ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", *LOAD_USERS],
     "teachers": ["tina"],
     "visitors": ["mallory"],
 }
@@ -57,14 +61,13 @@ c.HubService.policy["users"] = {{
     "dave": {{"minutes_per_day": 0.05}},
     "erin": {{"calls_per_minute": 1, "concurrent_calls": 5}},
     "fay": {{"usd_per_term": 0.001}},
+    "fuzz": {{"concurrent_calls": None, "calls_per_minute": None}},
 }}
 """
     hub = Hub(base, config, GROUPS)
     try:
         hub.start()
-        hub.add_users(
-            ["alice", "bob", "carol", "dave", "erin", "fay", "tina", "mallory", *LOAD_USERS]
-        )
+        hub.add_users([*NAMES, *LOAD_USERS])
         yield hub
     finally:
         hub.stop()
@@ -72,8 +75,7 @@ c.HubService.policy["users"] = {{
 
 @pytest.fixture(scope="module")
 def tokens(hub: Hub) -> dict[str, str]:
-    names = ("alice", "bob", "carol", "dave", "erin", "fay", "tina", "mallory")
-    return {name: hub.token_for(name) for name in names}
+    return {name: hub.token_for(name) for name in NAMES}
 
 
 def call(hub: Hub, token: str, session: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -331,6 +333,37 @@ def upstream_calls_by_user(hub: Hub) -> list[dict[str, Any]]:
     teacher = hub.token_for("tina")
     _, usage = request("GET", hub.service_url + "api/admin/usage", token=teacher)
     return list(usage["live_calls"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+bodies = (
+    st.dictionaries(st.sampled_from(["sdp", "session", "local", "x"]), json_values).map(json.dumps)
+    | st.builds(lambda s: json.dumps({"sdp": OFFER, "session": s}), json_values)
+    | st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(["api/calls", "api/client-secrets"]), body=bodies)
+def test_any_body_gets_an_answer_or_a_clear_error(
+    hub: Hub, tokens: dict[str, str], path: str, body: str
+) -> None:
+    response = httpx.post(
+        hub.service_url + path,
+        content=body.encode("utf-8", "surrogatepass"),
+        headers={"Authorization": f"token {tokens['fuzz']}"},
+        timeout=30,
+    )
+    assert response.status_code in (201, 400, 403, 413), response.text
+    if response.status_code != 201:
+        error = response.json()["error"]
+        assert error["code"]
+        assert error["message"]
+    assert KEY not in response.text
 
 
 def test_the_key_is_in_no_response_or_log(hub: Hub, upstream: FakeOpenAI) -> None:
