@@ -30,9 +30,9 @@ RULES = (
     "You are a patient tutor for this class. Stay on the topic of the lesson and answer briefly."
 )
 LOAD_USERS = [f"load{i:02d}" for i in range(30)]
-NAMES = ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", "tina", "mallory"]
+NAMES = ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", "gus", "tina", "mallory"]
 GROUPS = {
-    "students": ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", *LOAD_USERS],
+    "students": ["alice", "bob", "carol", "dave", "erin", "fay", "fuzz", "gus", *LOAD_USERS],
     "teachers": ["tina"],
     "visitors": ["mallory"],
 }
@@ -62,6 +62,7 @@ c.HubService.policy["users"] = {{
     "erin": {{"calls_per_minute": 1, "concurrent_calls": 5}},
     "fay": {{"usd_per_term": 0.001}},
     "fuzz": {{"concurrent_calls": None, "calls_per_minute": None}},
+    "gus": {{"allowed_models": ["gpt-realtime-2.1", "my-finetune"]}},
 }}
 """
     hub = Hub(base, config, GROUPS)
@@ -205,6 +206,8 @@ def test_who_may_not_hold_sessions_is_refused(
     assert (status, body["error"]["code"]) == (403, "no_access"), body
     status, body = call(hub, "not-a-token")
     assert status == 401, body
+    status, body = call(hub, tokens["gus"], {"model": "my-finetune"})  # allowed, no price
+    assert (status, body["error"]["code"]) == (400, "unpriced_model"), body
     status, body = call(hub, tokens["alice"], {"model": "gpt-4o-realtime-preview"})
     assert (status, body["error"]["param"]) == (400, "session.model"), body
     assert len(upstream.calls) == before  # nothing reached OpenAI

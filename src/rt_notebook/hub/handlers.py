@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
 from tornado import web
 
+from ..analysis.usage import prices_for
 from ..errors import RealtimeError
 from ..wire import signaling
 from .policy import day_start
@@ -116,6 +117,21 @@ class _Base(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
             overrides=rules.session_overrides, allowed_models=rules.allowed_models
         )
 
+    def check_priced(self, who: Identity, session: dict[str, Any]) -> None:
+        """Under a money budget, a model without a price could spend without limit: refuse."""
+        rules = self.service.rules(who)
+        if rules.usd_per_day is None and rules.usd_per_term is None:
+            return
+        model = session.get("model")
+        if model and prices_for(str(model)) is None:
+            raise RealtimeError(
+                400,
+                "unpriced_model",
+                f"The class service has no price for {model!r}, so it cannot keep it to your "
+                "budget; use a model your teacher allows (allowed_models)",
+                param="session.model",
+            )
+
     def check_budget(self, who: Identity) -> None:
         refusal = self.service.standing(who.name, self.service.rules(who)).refusal()
         if refusal is not None:
@@ -137,6 +153,7 @@ class CallsHandler(_Base):
         session = request.session
         await service.meter.sweep(who.name)  # calls that just ended do not count
         self.check_budget(who)
+        self.check_priced(who, session)
         answer = await signaling.create_call(service.upstream, request)
         if not answer.call_id:
             raise RealtimeError(502, "no_call_id", "The Realtime API returned no call id")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.usage import PriceTable, usage_rows
+from ..analysis.usage import USAGE_EVENTS, PriceTable, UsageLedger
 from ..wire.events import RealtimeEvent
 from ..wire.sideband import Sideband, describe_failure, enforce
 from .policy import Rules, Standing
@@ -35,6 +35,8 @@ class LiveCall:
     sideband: Sideband | None = None
     timer: asyncio.TimerHandle | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    ledger: UsageLedger | None = None
+    """Prices each response and input transcription by the model the server reports."""
 
 
 class Meter:
@@ -75,6 +77,7 @@ class Meter:
     async def track(self, call_id: str, user: str, rules: Rules, model: str) -> None:
         """Join a new call; without a sideband the call cannot be metered, so it is ended."""
         call = LiveCall(call_id, user, rules, model)
+        call.ledger = UsageLedger(self.prices, model=model or None)
         self.calls[call_id] = call
         try:
             call.sideband = await self.upstream.join_call(call_id, self.join_timeout)
@@ -102,21 +105,29 @@ class Meter:
         call.timer = loop.call_later(max(0.0, left * 60), self._check_soon, call)
 
     def _on_event(self, call: LiveCall, event: dict[str, Any]) -> None:
-        if event.get("type") != "response.done":
+        ledger = call.ledger
+        if ledger is None or event.get("type") not in USAGE_EVENTS:
             return
-        rows = usage_rows([RealtimeEvent(raw=event)], self.prices, model=call.model or None)
-        for row in rows:
-            if row["cost_usd"] is None:  # never priced as another model
-                log.warning(
-                    "rt_notebook hub: no price for %s; call %s counts its tokens but no cost "
-                    "(add the model to the service's prices)",
-                    call.model,
-                    call.call_id,
-                )
-            self.store.add_usage(
-                call.call_id, row["input_tokens"], row["output_tokens"], row["cost_usd"] or 0.0
+        usd, responses, unpriced = ledger.known_usd, len(ledger.responses), set(ledger.unpriced)
+        ledger.add(RealtimeEvent(raw=event))
+        for model in ledger.unpriced - unpriced:  # never priced as another model
+            log.warning(
+                "rt_notebook hub: no price for %s; call %s counts its tokens but no cost "
+                "(add the model to the service's prices)",
+                model,
+                call.call_id,
             )
-        self._check_soon(call)
+        new = ledger.responses[responses:]
+        spent = ledger.known_usd - usd
+        if new or spent:
+            self.store.add_usage(
+                call.call_id,
+                sum(row["input_tokens"] for row in new),
+                sum(row["output_tokens"] for row in new),
+                spent,
+                responses=len(new),
+            )
+            self._check_soon(call)
 
     def _check_soon(self, call: LiveCall) -> None:
         task = asyncio.ensure_future(self.check(call.call_id))

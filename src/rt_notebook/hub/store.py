@@ -100,13 +100,20 @@ class Store:
             )
 
     def add_usage(
-        self, call_id: str, input_tokens: int, output_tokens: int, cost_usd: float
+        self,
+        call_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float,
+        *,
+        responses: int = 1,
     ) -> None:
+        """Add what a call used (a response, or an input transcription: ``responses=0``)."""
         with self._session() as db:
             row = db.get(CallRow, call_id)
             if row is None:
                 return
-            row.responses += 1
+            row.responses += responses
             row.input_tokens += input_tokens
             row.output_tokens += output_tokens
             row.cost_usd += cost_usd
