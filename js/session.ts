@@ -202,19 +202,28 @@ export class Session implements SessionHandle {
     this.route = mode === "kernel" ? "kernel" : "server";
     try {
       if (!this.deps.secureContext()) throw new WidgetFailure(INSECURE_CONTEXT);
-      const route = await chooseRoute(mode, this.deps.client, this.deps.pageConfig());
-      if (stale()) return;
+      // The route (the extension's status) and the microphone at once: with "auto" every route
+      // needs the microphone; "server" asks for it only once the extension has answered.
+      const early = mode === "server" ? null : this.deps.openPeer(this.peerOptions(attempt));
+      early?.catch(() => undefined); // a refusal is handled where it is awaited, below
+      let route: Awaited<ReturnType<typeof chooseRoute>>;
+      try {
+        route = await chooseRoute(mode, this.deps.client, this.deps.pageConfig());
+      } catch (err) {
+        early?.then((peer) => peer.close()).catch(() => undefined);
+        throw err;
+      }
+      const peer = await (early ?? this.deps.openPeer(this.peerOptions(attempt)));
+      if (stale()) {
+        peer.close();
+        return;
+      }
       this.route = route.mode;
       if (route.mode === "server") this.setBudget(route.status.budget ?? null);
       const exchange: Exchange =
         route.mode === "server"
           ? serverExchange(this.deps.client, route.status)
           : this.relay.exchange;
-      const peer = await this.deps.openPeer(this.peerOptions(attempt));
-      if (stale()) {
-        peer.close();
-        return;
-      }
       this.peer = peer;
       this.applyMic();
       const queued = this.outbox;

@@ -199,6 +199,24 @@ describe("Session signaling choice", () => {
   });
 });
 
+describe("Session connect path", () => {
+  it("asks for the microphone while the extension's status is on its way (auto)", async () => {
+    let answerStatus: (response: Response) => void = () => undefined;
+    const pending = new Promise<Response>((resolve) => {
+      answerStatus = resolve;
+    });
+    const fetchStatus = (() => pending) as unknown as typeof fetch;
+    const h = harness({}, { client: new ExtensionClient("/", fetchStatus) });
+    const done = h.session.connect();
+    await vi.waitFor(() => expect(h.peers).toHaveLength(1)); // before the status came back
+    answerStatus(new Response("not found", { status: 404 }));
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
+    expect(h.peers).toHaveLength(1); // the same microphone, not a second one
+    h.session.disconnect();
+    await done;
+  });
+});
+
 describe("Session errors before signaling", () => {
   it("maps a denied microphone", async () => {
     const h = harness(
