@@ -236,3 +236,36 @@ async def test_in_process_live_backend_and_hangup() -> None:
     await client.close()
     await backend.close()
     assert said(client.events) == "In process."
+
+
+async def test_barge_in_and_a_closed_peer_over_webrtc(speech: np.ndarray) -> None:
+    story = " ".join(["Once upon a time there was a parabola."] * 6)
+    scenario = [{"say": story}, {"say": "Yes?"}, {"say": "Bye.", "fault": "close_peer"}]
+    text = {"type": "session.commentary.append", "content": "Tell.", "delegation_id": None}
+    async with running_backend() as (backend, url):
+        client = RtcClient()
+        await client.connect_live(url, local={"scenario": scenario})
+        await client.wait("session.started", timeout=15)
+        client.send(text)
+        await client.wait("session.output_transcript.delta", count=4, timeout=20)
+        client.say(speech)
+        await wait_until(lambda: "Yes?" in said(client.events), 30, "the answer after barge-in")
+        client.send(text)
+        call_id = client.call_id or ""
+        await wait_until(lambda: backend.live_session(call_id) is None, 15, "the peer closed")
+        await client.close()
+    told = said(client.events).split("Yes?")[0]
+    assert 0 < len(told) < len(story) // 2
+    assert not client.of("session.closed")  # a fault, not a close
+    assert assert_live_conformant(client.events, client.sent, channel="data_channel")
+
+
+async def test_the_data_channel_drops_after_n_events() -> None:
+    async with running_backend(drop_data_channel_after=2) as (_, url):
+        client = RtcClient()
+        await client.connect_live(url)
+        await client.wait("session.started", timeout=15)
+        client.send({"type": "session.input_audio.mute"})
+        await wait_until(lambda: client.channel.readyState == "closed", 10, "channel dropped")
+        await client.close()
+    assert client.types() == ["session.started", "session.input_audio.muted"]

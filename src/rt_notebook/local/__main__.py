@@ -24,10 +24,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line, every option explained in --help."""
     parser = argparse.ArgumentParser(
         prog="python -m rt_notebook.local",
-        description="A local server that speaks the OpenAI Realtime API (GA) and needs no API "
-        "key. Point a client at http://HOST:PORT/v1 as if it were OpenAI: POST "
-        "/v1/realtime/calls (WebRTC), POST /v1/realtime/client_secrets, WebSocket "
-        "/v1/realtime?model=… and sideband /v1/realtime?call_id=rtc_…. Any Bearer key works "
+        description="A local server that speaks the OpenAI Realtime API (GA) and the GPT-Live "
+        "API and needs no API key. Point a client at http://HOST:PORT/v1 as if it were OpenAI: "
+        "POST /v1/realtime/calls (WebRTC), POST /v1/realtime/client_secrets, WebSocket "
+        "/v1/realtime?model=… and sideband /v1/realtime?call_id=rtc_…; GPT-Live: POST "
+        "/v1/live/sessions (JSON WebRTC exchange), WebSocket /v1/live/sessions (session.start "
+        "first) and sideband /v1/live/sessions/{id}/attach. Any Bearer key works "
         "unless --api-key is given. Web pages may use it only from loopback origins "
         "(localhost, 127.0.0.1, [::1]) and those given with --allow-origin.",
     )
