@@ -146,7 +146,11 @@ async def main() -> None:
             records = len(listed.json()["data"])
     finally:
         backend.terminate()
-        backend.wait(10)
+        try:
+            backend.wait(10)
+        except subprocess.TimeoutExpired:  # an old backend may take long to close its calls
+            backend.kill()
+            backend.wait()
     growth = rows[-1]["rss_mb"] - baseline if rows else 0.0
     result = {
         "calls": args.calls + args.warmup,

@@ -36,7 +36,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; only loopback is sensible)",
+        help="address to listen on (default 127.0.0.1; only loopback is sensible). Requests "
+        "must address a loopback name, this address or an --allow-origin host (no DNS "
+        "rebinding)",
     )
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     parser.add_argument(
