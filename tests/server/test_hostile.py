@@ -20,9 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
-from rt_notebook.errors import RealtimeError, redact, register_secret
+from rt_notebook.errors import RealtimeError, redact, redacting_logger, register_secret
 from rt_notebook.sessions import relay
 from rt_notebook.sessions.widget import RealtimeWidget
+from rt_notebook.wire.sideband import describe_failure
 from tests.conftest import FAKE_KEY, OFFER
 from tests.kernel.event_fuzz import JUNK
 from tests.server.hostile import Hostile
@@ -117,6 +118,21 @@ async def test_the_kernel_relay_and_widget_state_leak_nothing(
     widget.error = {"code": PLAIN_KEY, "message": f"Bearer {PLAIN_KEY}", "fix": FAKE_KEY}
     assert PLAIN_KEY not in json.dumps(widget.error)
     assert FAKE_KEY not in json.dumps(widget.error)
+
+
+def test_log_lines_and_sideband_failures_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    log = redacting_logger("rt_notebook.test_hostile")
+    with caplog.at_level(logging.INFO):
+        log.info("upstream said %s", f"Bearer {PLAIN_KEY}")
+        log.info("bad %d format", "not a number")
+        try:
+            raise RuntimeError(f"closed with {FAKE_KEY}")
+        except RuntimeError:
+            log.exception("failed")
+    failure = describe_failure(ConnectionError(f"refused {PLAIN_KEY}"), PLAIN_KEY)
+    assert PLAIN_KEY not in caplog.text + failure
+    assert FAKE_KEY not in caplog.text
+    assert "upstream said Bearer [redacted]" in caplog.text
 
 
 def test_redaction_is_one_function_over_any_shape() -> None:
