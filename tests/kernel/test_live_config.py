@@ -279,3 +279,16 @@ def test_any_json_is_accepted_or_refused_with_a_named_field(
         except SessionConfigError as err:
             param = err.param or ""
         assert param.startswith("session")
+
+
+def test_the_live_model_table_matches_openai_python() -> None:
+    from openai.types.live import SessionConfig
+
+    from rt_notebook.wire.models import DEFAULT_LIVE_MODEL, LIVE_MODELS, is_known_live
+
+    assert "Literal['gpt-live-1', 'gpt-live-1.1']" in str(SessionConfig.model_fields["model"])
+    assert set(LIVE_MODELS) == {"gpt-live-1", "gpt-live-1.1"}
+    assert DEFAULT_LIVE_MODEL in LIVE_MODELS
+    assert all(protocol_for_model(m) == "live" for m in LIVE_MODELS)
+    assert is_known_live("gpt-live-1.1")
+    assert not is_known_live("gpt-live-9")

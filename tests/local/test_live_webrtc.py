@@ -179,6 +179,7 @@ async def test_idle_sessions_pause_and_wake_on_speech(speech: np.ndarray) -> Non
             "session.audio.format",
         ),
         ({"session": {"model": "gpt-realtime-2.1"}}, 400, "session.model"),
+        ({"session": {"model": "gpt-live-9"}}, 400, "session.model"),
         (
             {"session": {"model": "gpt-live-1"}, "transport": {"type": "websocket"}},
             400,

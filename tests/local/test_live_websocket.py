@@ -333,6 +333,16 @@ async def test_startup_errors_end_the_connection() -> None:
     assert not early.of("session.started")
 
 
+async def test_an_unknown_live_model_is_refused_at_startup() -> None:
+    async with running_backend() as (_, url):
+        client = await LiveWsClient.connect(url)
+        client.send({"type": "session.start", "session": {"model": "gpt-live-9"}})
+        refused = await client.wait("error")
+        await wait_until(lambda: client.closed, 5, "closed after a startup error")
+    assert refused["error"]["code"] == "model_not_found"
+    assert refused["error"]["param"] == "session.model"
+
+
 async def test_session_update_swaps_backend_tools() -> None:
     async with running_backend() as (_, url):
         client = await LiveWsClient.start(url, {"model": "gpt-live-1", "delegation": TOOLS})

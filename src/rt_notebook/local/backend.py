@@ -19,7 +19,7 @@ from ..wire.sideband import InProcessSideband, Sideband
 from ..wire.signaling import CallAnswer, check_depth
 from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
 from .engine.live import LiveEngine
-from .model_check import model_refusal
+from .model_check import live_model_refusal, model_refusal
 from .playback import Playback
 from .responders import ResponderSpec, make_responder
 from .transcribe import Transcriber, make_transcriber
@@ -271,9 +271,14 @@ class LocalRealtime:
         """A GPT-Live startup config, checked for ``transport``; a 400 when invalid."""
         check_depth(requested, "session")
         try:
-            return validate_live_session(requested, transport=transport)
+            session = validate_live_session(requested, transport=transport)
         except SessionConfigError as exc:
             raise exc.as_http("invalid_value") from None
+        refusal = live_model_refusal(session)
+        if refusal is not None:
+            code, message, param = refusal
+            raise RealtimeError(400, code, message, param=param)
+        return session
 
     def secret_session(self, key: str) -> dict[str, Any]:
         """The session bound to an ephemeral key; 401 when unknown or expired."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..wire.models import TRANSCRIPTION_MODELS, is_known
+from ..wire.models import TRANSCRIPTION_MODELS, is_known, is_known_live
 from ..wire.session_config import SessionConfigError, check_models, transcription_model
 
-__all__ = ["model_refusal"]
+__all__ = ["live_model_refusal", "model_refusal"]
 
 
 def model_refusal(session: Mapping[str, Any]) -> tuple[str, str, str] | None:
@@ -36,4 +36,16 @@ def model_refusal(session: Mapping[str, Any]) -> tuple[str, str, str] | None:
         check_models(session)
     except SessionConfigError as exc:
         return ("model_not_found", exc.message, exc.param or "session.model")
+    return None
+
+
+def live_model_refusal(session: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """``(code, message, param)`` when OpenAI would refuse a Live session's model, else None."""
+    model = session.get("model")
+    if isinstance(model, str) and not is_known_live(model):
+        return (
+            "model_not_found",
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "session.model",
+        )
     return None

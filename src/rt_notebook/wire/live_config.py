@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from .protocols import LIVE_MODELS, protocol_for_model
+from .models import DEFAULT_LIVE_MODEL, LIVE_MODELS
+from .protocols import protocol_for_model
 from .session_config import SessionConfigError, display_path, merge_layers
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ def validate_live_session(
     _check_webrtc_fields(webrtc, prefix)
     checked = {k: v for k, v in data.items() if k not in _WEBRTC_ONLY}
     if "model" not in checked:
-        checked["model"] = LIVE_MODELS[0]  # a stand-in, so the rest can be checked
+        checked["model"] = DEFAULT_LIVE_MODEL  # a stand-in, so the rest can be checked
     _check_against_sdk("config", checked, data, prefix)
     _check_voice(data, prefix)
     _check_g711_rate(data, prefix)
@@ -218,7 +219,7 @@ def prepare_live_session(
         {} if requested is None else requested, transport=transport, require_model=False
     )
     merged = merge_layers(defaults, asked, overrides)
-    merged.setdefault("model", allowed_models[0] if allowed_models else LIVE_MODELS[0])
+    merged.setdefault("model", allowed_models[0] if allowed_models else DEFAULT_LIVE_MODEL)
     if allowed_models and merged["model"] not in allowed_models:
         raise SessionConfigError(
             f"session.model {merged['model']!r} is not allowed on this server; "
@@ -272,7 +273,7 @@ def _check_model(data: Mapping[str, Any], prefix: str, required: bool) -> None:
         if required:
             raise SessionConfigError(
                 f"{prefix}.model is required for a Live session, e.g. "
-                f'{{"model": "{LIVE_MODELS[0]}"}} (never in the URL)',
+                f'{{"model": "{DEFAULT_LIVE_MODEL}"}} (never in the URL)',
                 f"{prefix}.model",
             )
         return

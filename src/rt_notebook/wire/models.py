@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_LIVE_MODEL",
     "DEFAULT_MODEL",
     "DEFAULT_TRANSCRIPTION_MODEL",
+    "LIVE_MODELS",
     "REALTIME_MODELS",
     "TRANSCRIPTION_MODELS",
     "Deprecation",
     "ModelDeprecationWarning",
     "deprecation",
     "is_known",
+    "is_known_live",
     "sdk_models",
 ]
 
@@ -74,6 +77,13 @@ TRANSCRIPTION_MODELS: tuple[str, ...] = (
     "whisper-1",
 )
 """Input transcription models this release knows."""
+
+LIVE_MODELS: tuple[str, ...] = ("gpt-live-1", "gpt-live-1.1")
+"""GPT-Live session models this release knows (``openai.types.live.SessionConfig.model``);
+they speak the Live protocol, not Realtime (``wire/protocols.py``)."""
+
+DEFAULT_LIVE_MODEL = "gpt-live-1"
+"""The GPT-Live model a Live session asks for unless told otherwise."""
 
 _REALTIME_2027 = dt.date(2027, 1, 20)
 _TRANSCRIPTION_2027 = dt.date(2027, 2, 26)
@@ -234,6 +244,20 @@ def is_known(model: str, kind: ModelKind = "realtime") -> bool:
     """Whether OpenAI lists ``model`` (this table, or the installed openai-python)."""
     ours = REALTIME_MODELS if kind == "realtime" else TRANSCRIPTION_MODELS
     return model in ours or model in known_models(kind)
+
+
+@functools.lru_cache(maxsize=1)
+def _sdk_live_models() -> tuple[str, ...]:
+    try:
+        from openai.types.live import session_config
+    except ImportError:
+        return ()
+    return _literals(session_config.SessionConfig.model_fields["model"].annotation)
+
+
+def is_known_live(model: str) -> bool:
+    """Whether OpenAI lists ``model`` as a GPT-Live model (this table, or openai-python)."""
+    return model in LIVE_MODELS or model in _sdk_live_models()
 
 
 def deprecation(model: str | None, kind: ModelKind = "realtime") -> Deprecation | None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["LIVE_MODELS", "WireProtocol", "choose_protocol", "protocol_for_model"]
+from .models import LIVE_MODELS
+
+__all__ = ["WireProtocol", "choose_protocol", "protocol_for_model"]
 
 WireProtocol = Literal["realtime", "live"]
 
-LIVE_MODELS: tuple[str, ...] = ("gpt-live-1", "gpt-live-1.1")
-"""The GPT-Live models openai-python 3.57.0 names (any ``gpt-live-<version>`` is Live too)."""
-
-# gpt-live-1, gpt-live-1.1, gpt-live-2-2027-01-01; not gpt-live-transcribe (a transcription model)
+# Any gpt-live-<version> is Live (gpt-live-1, gpt-live-1.1, gpt-live-2-2027-01-01), also one
+# this release does not list yet; not gpt-live-transcribe (a transcription model).
 _LIVE_MODEL = re.compile(r"gpt-live-\d[\w.-]*")
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ....wire.audio import SAMPLE_RATE, from_pcm16
 from ....wire.live_config import apply_live_update, validate_live_session, validate_live_update
 from ....wire.session_config import SessionConfigError
+from ...model_check import live_model_refusal
 from ..conversation import message_item
 from ..errors import ClientError, require
 from ..ids import new_id
@@ -38,7 +39,12 @@ def session_start(engine: LiveEngine, event: Event) -> None:
     try:
         session = validate_live_session(require(event, "session", dict), transport="websocket")
     except SessionConfigError as exc:  # a startup error ends the connection
-        engine.error("invalid_value", exc.message, exc.param, _client_event_id(event))
+        refusal: tuple[str, str, str | None] | None = ("invalid_value", exc.message, exc.param)
+    else:
+        refusal = live_model_refusal(session)
+    if refusal is not None:
+        code, message, param = refusal
+        engine.error(code, message, param, _client_event_id(event))
         engine.on_fault("close")
         return
     engine.begin(session, _client_event_id(event))
