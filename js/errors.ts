@@ -38,6 +38,24 @@ const KEY_FIX = (route: Route): string =>
     : "Set a valid OPENAI_API_KEY in the kernel's environment and restart the kernel";
 
 /** Fixes for the stable codes of the server extension, the kernel relay and the widget. */
+/** The session paths a session's keywords fill in, named as the user wrote them. */
+const KEYWORDS: [string, string][] = [
+  ["session.model", "model="],
+  ["session.audio.output.voice", "voice="],
+  ["session.instructions", "instructions="],
+  ["session.audio.input.turn_detection", "turn_detection="],
+  ["session.audio.input.transcription", "transcription="],
+];
+
+/** `model=` for session.model; other fields as `session={…}` paths. */
+export function userWords(param: string | undefined): string {
+  if (!param) return "the session's settings";
+  const keyword = KEYWORDS.find(([path]) => param === path || param.startsWith(`${path}.`));
+  return keyword
+    ? `${keyword[1]} (${param})`
+    : `session= field “${param.replace(/^session\./, "")}”`;
+}
+
 const FIXES: Record<string, (route: Route, param?: string) => string> = {
   openai_key_rejected: KEY_FIX,
   no_api_key: KEY_FIX,
@@ -54,8 +72,7 @@ const FIXES: Record<string, (route: Route, param?: string) => string> = {
     "Check that the Jupyter server is still running and reachable, reload the page, then connect again",
   extension_missing: () =>
     "Enable the extension (jupyter server extension enable rt_notebook) and restart Jupyter, or use signaling='kernel'",
-  invalid_session: (_route, param) =>
-    `Correct ${param ? `session_config field “${param}”` : "session_config"}, then connect again`,
+  invalid_session: (_route, param) => `Correct ${userWords(param)}, then connect again`,
   kernel_timeout: () =>
     "Make sure the kernel is running and idle (a running cell holds widget messages back), then connect again",
   bad_answer: (route) => `Check the logs of ${where(route)}; the offer exchange returned garbage`,

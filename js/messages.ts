@@ -67,6 +67,16 @@ export function parseKernelMessage(msg: unknown): KernelMessage | null {
       const callId = typeof msg.call_id === "string" ? msg.call_id : "";
       return { kind: "answer", id: msg.id, sdp: msg.sdp, call_id: callId, backend };
     }
+    case "file": {
+      if (typeof msg.id !== "string") return null;
+      if (isObject(msg.error)) {
+        const message = typeof msg.error.message === "string" ? msg.error.message : "refused";
+        const code = typeof msg.error.code === "string" ? msg.error.code : "download_failed";
+        return { kind: "file", id: msg.id, error: { code, message } };
+      }
+      if (typeof msg.name !== "string" || typeof msg.mime !== "string") return null;
+      return { kind: "file", id: msg.id, name: msg.name, mime: msg.mime };
+    }
     default:
       return null;
   }

@@ -2,11 +2,17 @@
 // event batcher and the kernel's messages, and writes the JS-owned traits. Shared by all views.
 
 import type { AnyModel } from "@anywidget/types";
+import type { ActivityState } from "./activity";
+import { IDLE_ACTIVITY, reduceActivity } from "./activity";
 import { Batcher } from "./batcher";
 import { AUTOPLAY_BLOCKED, describeError, INSECURE_CONTEXT, WidgetFailure } from "./errors";
 import type {
   AudioMessage,
+  ConfigureMessage,
+  DownloadKind,
   EventEntry,
+  FileMessage,
+  FileRefused,
   HubBudget,
   KernelMessage,
   Status,
@@ -63,11 +69,21 @@ export function browserDeps(): SessionDeps {
   };
 }
 
-export type SessionChange = "events" | "sound" | "budget";
+export type SessionChange = "events" | "sound" | "budget" | "ptt";
+
+/** A file the kernel sent for a download. */
+export interface DownloadedFile {
+  name: string;
+  mime: string;
+  data: DataView;
+}
 
 /** What a view may read and do; traits are read from the model directly. */
 export interface SessionHandle {
   readonly transcript: Transcript;
+  readonly activity: ActivityState;
+  /** Push-to-talk is held (the microphone is live while it is). */
+  readonly talking: boolean;
   readonly log: readonly EventEntry[];
   readonly soundBlocked: boolean;
   /** With a JupyterHub class service: the user's remaining budget, else `null`. */
@@ -80,6 +96,12 @@ export interface SessionHandle {
   pttRelease(): void;
   enableSound(): void;
   levels(): Levels;
+  /** Forget the events the inspector shows (the kernel keeps its own log). */
+  clearLog(): void;
+  /** Ask the kernel for a file of the session; rejects with the kernel's reason. */
+  download(what: DownloadKind): Promise<DownloadedFile>;
+  /** The settings form: the kernel validates and applies the change (or sets `error`). */
+  configure(settings: Omit<ConfigureMessage, "kind">): void;
   subscribe(listener: (change: SessionChange) => void): () => void;
 }
 
@@ -135,6 +157,7 @@ const idle = (reply: KernelStatus): boolean => reply?.content?.execution_state =
 
 export class Session implements SessionHandle {
   transcript: Transcript = EMPTY_TRANSCRIPT;
+  activity: ActivityState = IDLE_ACTIVITY;
   log: EventEntry[] = [];
   soundBlocked = false;
   budget: HubBudget | null = null;
@@ -157,6 +180,11 @@ export class Session implements SessionHandle {
   /** Views showing this session now; a live call outlives its last one only briefly. */
   private views = 0;
   private orphanTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly downloads = new Map<
+    string,
+    { resolve: (file: DownloadedFile) => void; reject: (err: Error) => void }
+  >();
+  private downloadCount = 0;
 
   constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
     this.model = model;
@@ -177,7 +205,7 @@ export class Session implements SessionHandle {
       },
     });
     // A page reload leaves the previous page's status behind; no call survives it.
-    this.setTraits({ status: "idle", call_id: "" });
+    this.setTraits({ status: "idle", call_id: "", route: "" });
     model.on("msg:custom", this.onMessage);
     model.on("change:muted", this.applyMic);
     model.on("change:push_to_talk", this.onPushToTalk);
@@ -195,8 +223,9 @@ export class Session implements SessionHandle {
     if (!this.machine.dispatch({ type: "connect" })) return;
     const attempt = ++this.attempt;
     const stale = () => attempt !== this.attempt;
-    this.setTraits({ error: null, backend: "", call_id: "" });
+    this.setTraits({ error: null, backend: "", call_id: "", route: "" });
     this.transcript = EMPTY_TRANSCRIPT;
+    this.activity = IDLE_ACTIVITY;
     this.notify("events");
     const mode = this.model.get("signaling") ?? "auto";
     this.route = mode === "kernel" ? "kernel" : "server";
@@ -219,6 +248,9 @@ export class Session implements SessionHandle {
         return;
       }
       this.route = route.mode;
+      this.setTraits({
+        route: route.mode === "kernel" && mode === "auto" ? "kernel-fallback" : route.mode,
+      });
       if (route.mode === "server") this.setBudget(route.status.budget ?? null);
       const exchange: Exchange =
         route.mode === "server"
@@ -282,6 +314,7 @@ export class Session implements SessionHandle {
     this.held = true;
     for (const event of pressEvents(this.playback)) this.send(event);
     this.applyMic();
+    this.notify("ptt");
   }
 
   pttRelease(): void {
@@ -289,6 +322,7 @@ export class Session implements SessionHandle {
     this.held = false;
     this.applyMic();
     if (this.peer) for (const event of releaseEvents()) this.send(event);
+    this.notify("ptt");
   }
 
   enableSound(): void {
@@ -297,6 +331,27 @@ export class Session implements SessionHandle {
 
   levels(): Levels {
     return this.peer?.levels() ?? { input: 0, output: 0 };
+  }
+
+  get talking(): boolean {
+    return this.held;
+  }
+
+  clearLog(): void {
+    this.log = [];
+    this.notify("events");
+  }
+
+  download(what: DownloadKind): Promise<DownloadedFile> {
+    const id = `d${++this.downloadCount}`;
+    return new Promise((resolve, reject) => {
+      this.downloads.set(id, { resolve, reject });
+      this.model.send({ kind: "download", id, what });
+    });
+  }
+
+  configure(settings: Omit<ConfigureMessage, "kind">): void {
+    this.model.send({ kind: "configure", ...settings });
   }
 
   subscribe(listener: (change: SessionChange) => void): () => void {
@@ -342,6 +397,8 @@ export class Session implements SessionHandle {
     this.model.off("change:push_to_talk", this.onPushToTalk);
     this.model.off("change:mic_device_id", this.onMicChange);
     this.listeners.clear();
+    for (const pending of this.downloads.values()) pending.reject(new Error("widget closed"));
+    this.downloads.clear();
     this.disconnect();
     this.machine.dispose();
   }
@@ -408,8 +465,9 @@ export class Session implements SessionHandle {
     this.batcher.push(entry, URGENT.has(entry.event.type));
     this.log.push(entry);
     if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
+    this.transcript = reduceTranscript(this.transcript, entry);
+    this.activity = reduceActivity(this.activity, entry);
     if (entry.dir === "server") {
-      this.transcript = reduceTranscript(this.transcript, entry.event);
       this.playback = trackPlayback(this.playback, entry.event);
       if (
         entry.event.type === "session.created" &&
@@ -433,6 +491,9 @@ export class Session implements SessionHandle {
         return;
       case "answer":
         this.relay.receive(message);
+        return;
+      case "file":
+        this.receiveFile(message, buffers?.[0]);
         return;
       case "send": {
         if (!message.binary) {
@@ -459,6 +520,14 @@ export class Session implements SessionHandle {
   private readonly onCommLost = (): void => {
     this.hangUp(KERNEL_GONE);
   };
+  private receiveFile(message: FileMessage | FileRefused, buffer: DataView | undefined): void {
+    const pending = this.downloads.get(message.id);
+    if (!pending) return;
+    this.downloads.delete(message.id);
+    if ("error" in message) pending.reject(new Error(message.error.message));
+    else if (!buffer) pending.reject(new Error("the kernel sent no file"));
+    else pending.resolve({ name: message.name, mime: message.mime, data: buffer });
+  }
 
   private readonly applyMic = (): void => {
     const muted = this.model.get("muted") ?? false;
@@ -521,7 +590,10 @@ export class Session implements SessionHandle {
     this.peer?.close();
     this.peer = null;
     this.outbox = [];
-    this.held = false;
+    if (this.held) {
+      this.held = false;
+      this.notify("ptt");
+    }
     this.playback = SILENT;
     this.batcher.flush();
     if (this.soundBlocked) {

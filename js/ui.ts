@@ -1,13 +1,17 @@
-// The widget's DOM, one builder per part (js/view/): the local-backend banner, the notice, the
-// toolbar (controls, microphone, meters, sound, budget), the error box, the transcript and the
-// event inspector. It reads traits from the model and everything else from the session.
+// The widget's DOM, one builder per part (js/view/): the local-backend banner, the kernel's
+// notice and the relay notice, the toolbar (controls, microphone, meters, sound, budget), the
+// status line (activity, latency, cost), the error box, the transcript, settings and downloads,
+// and the event inspector. It reads traits from the model and everything else from the session.
 
 import type { AnyModel } from "@anywidget/types";
 import type { WidgetModel } from "./generated/protocol";
 import type { SessionHandle } from "./session";
 import { h, Scope } from "./view/dom";
+import { buildDownloads } from "./view/downloads";
 import { buildInspector } from "./view/inspector";
-import { buildErrorBox, buildLocalBanner, buildNotice } from "./view/notices";
+import { buildErrorBox, buildLocalBanner, buildNotice, buildRouteNotice } from "./view/notices";
+import { buildSettings } from "./view/settings";
+import { buildStatusLine } from "./view/status";
 import { buildToolbar } from "./view/toolbar";
 import { buildTranscript } from "./view/transcript";
 
@@ -41,9 +45,12 @@ export function mountUi(
     { class: "rtnb" },
     buildLocalBanner(scope),
     buildNotice(scope),
+    buildRouteNotice(scope),
     buildToolbar(scope),
+    buildStatusLine(scope),
     buildErrorBox(scope),
     transcript.el,
+    h("div", { class: "rtnb-bar rtnb-panels" }, buildSettings(scope), buildDownloads(scope)),
     inspector.el,
   );
   root.dataset.lmSuppressShortcuts = "true"; // keep JupyterLab's command-mode keys out of the widget

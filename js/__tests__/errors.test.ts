@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeError } from "../errors";
+import { describeError, userWords } from "../errors";
 import { SignalingError } from "../signaling";
 
 const signaling = (code: string, message = "upstream says no", param?: string) =>
@@ -47,7 +47,18 @@ describe("describeError", () => {
       "server",
     );
     expect(e.message).toBe("not a GA field (session.voice)");
-    expect(e.fix).toContain("session.voice");
+    expect(e.fix).toBe("Correct session= field “voice”, then connect again");
+  });
+
+  it("names a field as the keyword that sets it (model=, voice=)", () => {
+    const model = describeError(
+      signaling("invalid_session", "model 'x' is not allowed", "session.model"),
+      "server",
+    );
+    expect(model.fix).toBe("Correct model= (session.model), then connect again");
+    expect(userWords("session.audio.input.turn_detection.type")).toBe(
+      "turn_detection= (session.audio.input.turn_detection.type)",
+    );
   });
 
   it("passes anything else through with a generic code", () => {

@@ -128,7 +128,7 @@ describe("Session over kernel signaling", () => {
       ["server", "response.output_text.delta"],
       ["server", "response.output_text.delta"],
     ]);
-    expect(h.session.transcript.turns).toEqual([
+    expect(h.session.transcript.turns).toMatchObject([
       { id: "a", role: "assistant", text: "012", final: false },
     ]);
   });
@@ -150,7 +150,7 @@ describe("Session over kernel signaling", () => {
       code: "invalid_session",
       message: "bad voice (session.voice)",
     });
-    expect(h.model.attrs.error?.fix).toContain("session.voice");
+    expect(h.model.attrs.error?.fix).toContain("session= field “voice”");
   });
 
   it("times out when the kernel does not answer", async () => {

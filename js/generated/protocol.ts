@@ -26,6 +26,23 @@ export type Direction = "server" | "client";
 export type Track = "mic" | "assistant";
 
 /**
+ * Who exchanged the current call's offer: the server extension, the kernel (asked for), or the
+ * kernel because the server extension did not answer (`kernel-fallback`); `""` before.
+ */
+export type Route = "" | "server" | "kernel" | "kernel-fallback";
+
+/** How a turn ends: the server's voice activity detection, its semantic one, or a held button. */
+export type TurnMode = "server_vad" | "semantic_vad" | "push_to_talk";
+
+/** What the widget can download from the kernel's copy of the session. */
+export type DownloadKind =
+  | "transcript.md"
+  | "transcript.jsonl"
+  | "events.jsonl"
+  | "mic.wav"
+  | "assistant.wav";
+
+/**
  * Any GA realtime event on the `oai-events` channel, in either direction (a string `type` and the
  * event's own fields).
  */
@@ -48,6 +65,17 @@ export type AudioConstraints = {
 /** Options for the local backend, sent with the offer (OpenAI never sees them). */
 export type LocalOptions = {
   scenario?: unknown[];
+};
+
+/**
+ * The session's running usage, priced by the kernel (`s.cost()`): tokens in and out, USD, and
+ * whether any of it is estimated.
+ */
+export type CostFigures = {
+  input_tokens: number;
+  output_tokens: number;
+  usd: number;
+  estimated: boolean;
 };
 
 /** One entry of an `events` batch: who sent it, when (browser epoch ms), and what. */
@@ -118,8 +146,29 @@ export type RefusedAnswer = {
 /** The kernel's reply to an `offer`, sent whatever happened. */
 export type AnswerMessage = AcceptedAnswer | RefusedAnswer;
 
+/** Answers `download`: the file as the one buffer, with its name and type. */
+export type FileMessage = {
+  kind: "file";
+  id: string;
+  name: string;
+  mime: string;
+};
+
+/** Answers `download` when there is nothing to give (e.g. no recording). */
+export type FileRefused = {
+  kind: "file";
+  id: string;
+  error: WidgetError;
+};
+
 /** Every custom message the kernel sends the widget. */
-export type KernelMessage = ConnectMessage | DisconnectMessage | SendMessage | AnswerMessage;
+export type KernelMessage =
+  | ConnectMessage
+  | DisconnectMessage
+  | SendMessage
+  | AnswerMessage
+  | FileMessage
+  | FileRefused;
 
 /**
  * Every data-channel event in both directions, in order; `t` is the browser's epoch time in ms
@@ -152,8 +201,34 @@ export type AudioMessage = {
   t: number;
 };
 
+/**
+ * Ask the kernel for a file of the session (its full transcript, event log or a recording);
+ * answered by `file` with the same `id`.
+ */
+export type DownloadMessage = {
+  kind: "download";
+  id: string;
+  what: DownloadKind;
+};
+
+/**
+ * The settings form (before connecting): the kernel validates the change with the session's own
+ * validator and updates `session_config` (and `push_to_talk`), or sets `error` with the fix.
+ */
+export type ConfigureMessage = {
+  kind: "configure";
+  voice?: string;
+  instructions?: string;
+  turn_mode?: TurnMode;
+};
+
 /** Every custom message the widget sends the kernel. */
-export type WidgetMessage = EventsMessage | OfferMessage | AudioMessage;
+export type WidgetMessage =
+  | EventsMessage
+  | OfferMessage
+  | AudioMessage
+  | DownloadMessage
+  | ConfigureMessage;
 
 /** What a JupyterHub class service lets the user spend still (`null`: no limit). */
 export type HubRemaining = {
@@ -269,4 +344,11 @@ export type WidgetModel = {
    * Python.
    */
   local_options: LocalOptions;
+  /**
+   * who exchanged the offer; with `kernel-fallback` the widget says the server extension is missing
+   * and how to install it (`s.signaling_path` in Python); written by JS.
+   */
+  route: Route;
+  /** the running tokens and USD of the session, updated after each response; written by Python. */
+  cost: CostFigures | null;
 };

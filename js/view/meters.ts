@@ -16,13 +16,23 @@ function meter(testid: string, title: string): HTMLElement {
     h("span", { class: "rtnb-meter-bar" }),
   );
   el.dataset.level = "0";
+  el.setAttribute("role", "meter");
+  el.setAttribute("aria-label", title);
+  el.setAttribute("aria-valuemin", "0");
+  el.setAttribute("aria-valuemax", "100");
+  el.setAttribute("aria-valuenow", "0");
   return el;
 }
 
 function show(el: HTMLElement, rms: number): void {
   el.dataset.level = rms.toFixed(4);
+  const percent = Math.round(meterFraction(rms) * 100);
   const bar = el.firstElementChild as HTMLElement;
   bar.style.width = `${(meterFraction(rms) * 100).toFixed(1)}%`;
+  if (el.getAttribute("aria-valuenow") !== String(percent)) {
+    el.setAttribute("aria-valuenow", String(percent));
+    el.setAttribute("aria-valuetext", `${percent}%`);
+  }
 }
 
 /** The labelled meters, for the toolbar. */

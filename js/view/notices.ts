@@ -26,6 +26,21 @@ export function buildNotice(scope: Scope): HTMLElement {
   return notice;
 }
 
+export const RELAY_NOTICE =
+  "The kernel is carrying the call's setup: the rt_notebook server extension is not enabled in " +
+  "this Jupyter server (the key then comes from the kernel's environment). To use it, run " +
+  "`pip install rt_notebook` in the environment that runs Jupyter, then restart Jupyter.";
+
+/** When the kernel relay stands in for a missing server extension, say so and how to fix it. */
+export function buildRouteNotice(scope: Scope): HTMLElement {
+  const notice = h("div", { class: "rtnb-banner rtnb-route", testid: "route", text: RELAY_NOTICE });
+  notice.setAttribute("role", "note");
+  scope.watch(["route"], () => {
+    notice.hidden = scope.model.get("route") !== "kernel-fallback";
+  });
+  return notice;
+}
+
 /** The `error` trait: what went wrong and, when known, the fix. */
 export function buildErrorBox(scope: Scope): HTMLElement {
   const message = h("div", { class: "rtnb-error-message" });

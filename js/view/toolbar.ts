@@ -47,6 +47,16 @@ function pttButton(scope: Scope): HTMLElement {
     const s = model.get("status");
     ptt.disabled = s !== "connected" && s !== "interrupted";
   });
+  const renderTalking = () => {
+    const talking = scope.session.talking;
+    ptt.textContent = talking ? "Talking… (release to send)" : "Hold to talk";
+    ptt.classList.toggle("rtnb-on", talking);
+    ptt.setAttribute("aria-pressed", String(talking));
+  };
+  scope.onSession((change) => {
+    if (change === "ptt") renderTalking();
+  });
+  renderTalking();
   let holding = false; // this view pressed, so this view releases (also when it goes away)
   const press = () => {
     holding = true;
@@ -97,6 +107,7 @@ function option(value: string, text: string): HTMLOptionElement {
 function micSelect(scope: Scope): HTMLElement {
   const { model, session } = scope;
   const mic = h("select", { class: "rtnb-select", testid: "mic-select", title: "Microphone" });
+  mic.setAttribute("aria-label", "Microphone");
   const renderChoice = () => {
     const id = model.get("mic_device_id") ?? "";
     if (![...mic.options].some((o) => o.value === id)) {

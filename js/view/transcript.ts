@@ -1,39 +1,131 @@
-// The live transcript: one row per turn, updated in place, kept scrolled to the end.
+// The live transcript: one row per turn (messages, tool calls, images), updated in place, kept
+// scrolled to the end, announced to screen readers as a log.
 
+import type { Turn } from "../transcript";
+import { visible } from "../transcript";
 import type { Scope } from "./dom";
 import { h } from "./dom";
 
+/** Local time of day, e.g. "14:03:07". */
+export function localTime(t: number): string {
+  return new Date(t).toLocaleTimeString([], { hour12: false });
+}
+
+function ms(value: number): string {
+  return value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`;
+}
+
+const MAX_SHOWN = 300;
+
+/** What a tool row says: `name(args) → result (12 ms)`. */
+export function toolLine(turn: Turn): string {
+  const tool = turn.tool;
+  if (!tool) return "";
+  const args =
+    tool.arguments.length > MAX_SHOWN ? `${tool.arguments.slice(0, MAX_SHOWN)}…` : tool.arguments;
+  const result =
+    tool.error !== undefined
+      ? `error: ${tool.error}`
+      : tool.output !== undefined
+        ? tool.output.length > MAX_SHOWN
+          ? `${tool.output.slice(0, MAX_SHOWN)}…`
+          : tool.output
+        : "running…";
+  const took = tool.durationMs !== undefined ? ` (${ms(tool.durationMs)})` : "";
+  return `${tool.name}(${args}) → ${result}${took}`;
+}
+
+function roleName(turn: Turn): string {
+  return turn.role === "user" ? "You" : turn.role === "tool" ? "Tool" : "Model";
+}
+
+interface RowParts {
+  row: HTMLElement;
+  time: HTMLTimeElement;
+  text: HTMLElement;
+  note: HTMLElement;
+  images: HTMLElement;
+  shownImages: number;
+}
+
+function newRow(turn: Turn): RowParts {
+  const time = h("time", { class: "rtnb-turn-time" });
+  const text = h("span", { class: "rtnb-turn-text" });
+  const note = h("span", { class: "rtnb-turn-note" });
+  const images = h("span", { class: "rtnb-turn-images" });
+  const row = h(
+    "div",
+    {},
+    time,
+    h("span", { class: "rtnb-turn-role", text: roleName(turn) }),
+    text,
+    images,
+    note,
+  );
+  row.dataset.itemId = turn.id;
+  return { row, time, text, note, images, shownImages: 0 };
+}
+
+function update(parts: RowParts, turn: Turn): void {
+  const { row, time, text, note, images } = parts;
+  const tool = turn.tool;
+  const state = tool ? (tool.error !== undefined ? " rtnb-tool-error" : "") : "";
+  row.className = `rtnb-turn rtnb-${turn.role}${turn.final ? "" : " rtnb-partial"}${turn.interrupted ? " rtnb-interrupted" : ""}${state}`;
+  row.dataset.role = turn.role;
+  row.dataset.final = String(turn.final);
+  row.dataset.interrupted = String(Boolean(turn.interrupted));
+  const clock = localTime(turn.t);
+  if (time.textContent !== clock) {
+    time.textContent = clock;
+    time.dateTime = new Date(turn.t).toISOString();
+  }
+  const shown = tool ? toolLine(turn) : turn.text;
+  if (text.textContent !== shown) text.textContent = shown;
+  const notes: string[] = [];
+  if (turn.interrupted) notes.push("interrupted");
+  if (turn.latencyMs !== undefined) notes.push(`replied in ${ms(turn.latencyMs)}`);
+  const noteText = notes.join(" · ");
+  if (note.textContent !== noteText) note.textContent = noteText;
+  note.hidden = !noteText;
+  const urls = turn.images ?? [];
+  if (parts.shownImages !== urls.length) {
+    images.replaceChildren(
+      ...urls.map((url, i) => {
+        const img = h("img", { class: "rtnb-thumb" });
+        img.src = url;
+        img.alt = `image ${i + 1} sent to the model`;
+        return img;
+      }),
+    );
+    parts.shownImages = urls.length;
+  }
+  images.hidden = urls.length === 0;
+}
+
 export function buildTranscript(scope: Scope): { el: HTMLElement; render: () => void } {
   const el = h("div", { class: "rtnb-transcript", testid: "transcript" });
-  const rows = new Map<string, { row: HTMLElement; text: HTMLElement }>();
+  el.setAttribute("role", "log");
+  el.setAttribute("aria-live", "polite");
+  el.setAttribute("aria-label", "Transcript");
+  el.tabIndex = 0; // scrollable: reachable by keyboard
+  const rows = new Map<string, RowParts>();
   const render = () => {
     const stick = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
-    const turns = scope.session.transcript.turns.filter((t) => t.text !== "");
+    const turns = scope.session.transcript.turns.filter(visible);
     const seen = new Set<string>();
     turns.forEach((turn, i) => {
       seen.add(turn.id);
-      let entry = rows.get(turn.id);
-      if (!entry) {
-        const text = h("span", { class: "rtnb-turn-text" });
-        const row = h(
-          "div",
-          {},
-          h("span", { class: "rtnb-turn-role", text: turn.role === "user" ? "You" : "Model" }),
-          text,
-        );
-        row.dataset.itemId = turn.id;
-        entry = { row, text };
-        rows.set(turn.id, entry);
+      let parts = rows.get(turn.id);
+      if (!parts) {
+        parts = newRow(turn);
+        rows.set(turn.id, parts);
       }
-      entry.row.className = `rtnb-turn rtnb-${turn.role}${turn.final ? "" : " rtnb-partial"}`;
-      entry.row.dataset.role = turn.role;
-      entry.row.dataset.final = String(turn.final);
-      if (entry.text.textContent !== turn.text) entry.text.textContent = turn.text;
-      if (el.children[i] !== entry.row) el.insertBefore(entry.row, el.children[i] ?? null);
+      update(parts, turn);
+      if (el.children[i] !== parts.row) el.insertBefore(parts.row, el.children[i] ?? null);
     });
-    for (const [id, entry] of rows) {
+    for (const [id, parts] of rows) {
       if (!seen.has(id)) {
-        entry.row.remove();
+        parts.row.remove();
         rows.delete(id);
       }
     }

@@ -101,6 +101,8 @@ class ScriptedFrontend:
         self.session = session
         self.messages: list[dict[str, Any]] = []
         """Every message the kernel sent to the browser (``connect``, ``send``, …)."""
+        self.buffers: list[list[bytes]] = []
+        """The binary buffers of each message, by index."""
         self.client_events: list[dict[str, Any]] = []
         """The client events the browser would have sent on the data channel."""
         self.clock: Callable[[], float] = _now_ms
@@ -113,6 +115,7 @@ class ScriptedFrontend:
 
     def _from_kernel(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         self.messages.append(content)
+        self.buffers.append([bytes(b) for b in buffers or []])
         kind = content.get("kind")
         if kind == "send":
             event = json.loads(json.dumps(content["event"]))

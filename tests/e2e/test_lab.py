@@ -72,6 +72,8 @@ def test_connect_shows_the_local_backend_and_session_created_reaches_python(
     assert state["status"] == "connected"
     assert state["backend"] == "local"
     assert state["call_id"].startswith("rtc_")
+    assert lab.widget("route").is_hidden()  # the server extension carried the offer
+    assert lab.query("s.signaling_path") == "server"
 
 
 def test_speech_from_the_fake_mic_gets_a_spoken_reply(lab: NotebookPage) -> None:

@@ -50,6 +50,12 @@ def test_the_widget_falls_back_to_the_kernel_relay(relay: NotebookPage) -> None:
     )
     assert (state["backend"], state["relay"]) == ("local", True)
     assert state["call_id"].startswith("rtc_")
+    # the widget says why the kernel carries the setup and what to install; Python knows too
+    notice = relay.widget("route")
+    assert notice.is_visible()
+    assert "server extension is not enabled" in notice.inner_text()
+    assert "pip install rt_notebook" in notice.inner_text()
+    assert relay.query("s.signaling_path") == "kernel-fallback"
 
     relay.run('s.send_text("Through the kernel")')
     wait_reply(relay, 'You said: "Through the kernel"', since)

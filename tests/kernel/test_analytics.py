@@ -360,3 +360,20 @@ def test_prices_for_dated_models_and_custom_tables() -> None:
     cheap = rt.Prices(1, 1, 1, 1, 1, 1, 1)
     s, _ = scripted_session(prices={"gpt-realtime-2.1": cheap})
     assert s.cost()["cost_usd"] == pytest.approx((100 + 200 + 40 + 60) / 1e6)
+
+
+def test_tables_show_epoch_seconds_as_local_times() -> None:
+    import time
+
+    from rt_notebook.analysis.tables import Table
+
+    t = 1_796_000_000.25
+    table = Table([{"created_t": t, "latency_ms": 812.5, "start": t + 1}])
+    html = table._repr_html_()
+    assert time.strftime("%H:%M:%S", time.localtime(t)) + ".250" in html
+    assert "1.796e+09" not in html
+    assert "812.5" in html
+    frame = table.to_dataframe()
+    assert str(frame["created_t"].dtype).startswith("datetime64")
+    assert frame["created_t"][0].timestamp() == t
+    assert frame["latency_ms"][0] == 812.5

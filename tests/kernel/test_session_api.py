@@ -306,7 +306,137 @@ def test_update_send_image_interrupt_are_valid_ga_events() -> None:
     frontend.emit(server("response.created", response={"id": "r1", "output": []}))
     s.interrupt()
     assert sent_types(frontend)[-2:] == ["response.cancel", "output_audio_buffer.clear"]
-    with pytest.raises(rt.SessionConfigError, match=r"audio\.output\.voice"):
+    with pytest.raises(rt.SessionConfigError, match=r"^voice= must be one of"):
         s.update(voice="robot")
     for event in frontend.client_events:
         assert_client_event(event)
+
+
+def ask(s: rt.RealtimeSession, frontend: ScriptedFrontend, message: dict[str, Any]) -> None:
+    """A message from the widget, as its comm delivers it."""
+    s._on_frontend_message(s.widget, message, [])
+
+
+def test_downloads_answer_with_the_sessions_files() -> None:
+    s = rt.RealtimeSession(record_audio=True)
+    frontend = ScriptedFrontend(s)
+    ask(s, frontend, {"kind": "download", "id": "d1", "what": "mic.wav"})
+    assert frontend.messages[-1]["kind"] == "file"
+    assert frontend.messages[-1]["error"]["message"].startswith("Nothing recorded on the mic")
+    s.send_text("Hello there")
+    frontend.emit(
+        server(
+            "conversation.item.added",
+            item={
+                "id": "u1",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hello there"}],
+            },
+        )
+    )
+    s.recordings.receive({"kind": "audio", "track": "mic", "t": 1.0}, [b"\x01\x00" * 480])
+    for what, mime, check in [
+        ("transcript.md", "text/markdown", lambda b: b"Hello there" in b),
+        ("transcript.jsonl", "application/jsonl", lambda b: json.loads(b)["text"] == "Hello there"),
+        ("events.jsonl", "application/jsonl", lambda b: len(b.splitlines()) == len(s.events)),
+        ("mic.wav", "audio/wav", lambda b: b[:4] == b"RIFF" and len(b) == 44 + 960),
+    ]:
+        ask(s, frontend, {"kind": "download", "id": what, "what": what})
+        message, buffers = frontend.messages[-1], frontend.buffers[-1]
+        assert message == {"kind": "file", "id": what, "name": message["name"], "mime": mime}
+        assert message["name"].endswith(what)
+        assert check(buffers[0]), what
+    count = len(frontend.messages)
+    ask(s, frontend, {"kind": "download", "id": "x", "what": "../etc/passwd"})
+    assert len(frontend.messages) == count  # unknown kinds are ignored
+
+
+def test_settings_form_uses_the_sessions_validator() -> None:
+    s = rt.RealtimeSession(voice="marin")
+    ask(s, ScriptedFrontend(s), {"kind": "configure", "voice": "robot"})
+    assert s.widget.error is not None
+    assert s.widget.error["code"] == "invalid_settings"
+    assert "robot" in s.widget.error["message"]
+    assert s.config["audio"]["output"]["voice"] == "marin"  # nothing changed
+    ask(
+        s,
+        ScriptedFrontend(s),
+        {
+            "kind": "configure",
+            "voice": "cedar",
+            "instructions": "Be brief.",
+            "turn_mode": "push_to_talk",
+        },
+    )
+    assert s.widget.error is None
+    assert s.widget.session_config["audio"]["output"]["voice"] == "cedar"
+    assert s.widget.session_config["instructions"] == "Be brief."
+    assert s.config["audio"]["input"]["turn_detection"] is None
+    assert s.widget.push_to_talk is True
+    ask(s, ScriptedFrontend(s), {"kind": "configure", "turn_mode": "semantic_vad"})
+    assert s.config["audio"]["input"]["turn_detection"]["type"] == "semantic_vad"
+    assert s.widget.push_to_talk is False
+
+
+def test_running_cost_muted_and_signaling_path() -> None:
+    s = rt.RealtimeSession()
+    frontend = ScriptedFrontend(s)
+    assert s.widget.cost is None
+    usage = {
+        "input_tokens": 100,
+        "output_tokens": 50,
+        "total_tokens": 150,
+        "input_token_details": {"text_tokens": 100, "audio_tokens": 0},
+        "output_token_details": {"text_tokens": 10, "audio_tokens": 40},
+    }
+    frontend.emit(server("response.done", response={"id": "r1", "output": [], "usage": usage}))
+    assert s.widget.cost is not None
+    assert s.widget.cost["input_tokens"] == 100
+    assert s.widget.cost["output_tokens"] == 50
+    assert s.widget.cost["usd"] == pytest.approx(s.cost()["cost_usd"])
+    assert s.widget.cost["usd"] > 0
+    s.muted = True
+    assert s.widget.muted is True
+    assert s.muted is True
+    assert s.signaling_path == ""
+    s.widget.route = "kernel-fallback"
+    assert s.signaling_path == "kernel-fallback"
+
+
+def test_a_bad_config_raises_from_the_users_line_in_the_users_words() -> None:
+    import traceback
+
+    with pytest.raises(rt.SessionConfigError) as exc:
+        rt.RealtimeSession(voice="robot")
+    frames = traceback.extract_tb(exc.value.__traceback__)
+    assert len(frames) <= 2  # this test's line and the (IPython-hidden) wrapper, no library
+    assert str(exc.value).startswith("voice= must be one of ")
+    assert "(got 'robot')" in str(exc.value)
+    s = rt.RealtimeSession()
+    with pytest.raises(rt.SessionConfigError) as exc:
+        s.update(turn_detection="loud")
+    assert len(traceback.extract_tb(exc.value.__traceback__)) <= 2
+    assert str(exc.value).startswith("turn_detection= ")
+    with pytest.raises(rt.SessionConfigError) as exc:  # a GA path the user wrote stays
+        rt.RealtimeSession(session={"audio": {"output": {"voice": "robot"}}})
+    assert "session.audio.output.voice" in str(exc.value)
+
+
+def test_a_failed_connect_is_reported_under_the_calling_cell() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    s = rt.RealtimeSession()
+    frontend = ScriptedFrontend(s)
+    with capture_output() as captured:
+        s.connect()  # the scripted frontend connects: nothing to report
+        s.widget.status = "closed"
+        frontend._connect = lambda: setattr(s.widget, "status", "connecting")  # type: ignore[method-assign]
+        s.connect()
+        s.widget.status = "error"
+        s.widget.error = {"code": "mic_denied", "message": "Microphone access was denied"}
+        s.widget.error = {"code": "other", "message": "a later error, not this attempt's"}
+    updates = [o.data["text/plain"] for o in captured.outputs if o.update]
+    assert updates == ["Could not connect: Microphone access was denied"]

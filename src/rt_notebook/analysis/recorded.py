@@ -67,10 +67,12 @@ class SessionAnalysis:
     def save(self, path: str | Path) -> Path:
         """Write the event log as JSONL (``{"t", "direction", "event"}`` per line)."""
         path = Path(path)
-        with path.open("w") as out:
-            for event in self.events:
-                out.write(json.dumps(event.to_dict()) + "\n")
+        path.write_text(self.events_jsonl())
         return path
+
+    def events_jsonl(self) -> str:
+        """The event log as the JSONL ``save`` writes (``load_session`` reads it)."""
+        return "".join(json.dumps(event.to_dict()) + "\n" for event in self.events)
 
 
 class RecordedSession(SessionAnalysis):

@@ -91,8 +91,12 @@ class Transcript:
     def to_jsonl(self, path: str | Path) -> Path:
         """Write one JSON object per turn; returns the path."""
         path = Path(path)
-        path.write_text("".join(json.dumps(turn) + "\n" for turn in self.to_dicts()))
+        path.write_text(self.jsonl())
         return path
+
+    def jsonl(self) -> str:
+        """One JSON object per turn, one a line."""
+        return "".join(json.dumps(turn) + "\n" for turn in self.to_dicts())
 
     def to_markdown(self) -> str:
         """The conversation as Markdown, one paragraph per turn."""

@@ -14,12 +14,24 @@ import ipywidgets
 from ..errors import redact, redacting_logger
 from ..wire.events import as_dicts
 from ..wire.scenario import check_scenario
+from ..wire.session_config import SessionConfigError
 from ..wire.sideband import Sideband
-from ..wire.widget_protocol import BinaryTarget, Direction, KernelMessage, Status, WidgetError
+from ..wire.widget_protocol import (
+    BinaryTarget,
+    CostFigures,
+    Direction,
+    DownloadKind,
+    KernelMessage,
+    Route,
+    Status,
+    TurnMode,
+    WidgetError,
+    literal_values,
+)
 from . import registry
 from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
-from .options import RealtimeOptions, resolve, signature
+from .options import RealtimeOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
 from .widget import RealtimeWidget
 
@@ -44,6 +56,7 @@ class RealtimeSession(SessionCore):
     ``sideband``.
     """
 
+    @config_errors_at_caller
     def __init__(self, **keywords: Unpack[RealtimeOptions]) -> None:
         options = resolve("RealtimeSession", RealtimeOptions, keywords)
         if options["push_to_talk"]:
@@ -75,6 +88,8 @@ class RealtimeSession(SessionCore):
             "events": self._on_events,
             "audio": self._on_audio,
             "offer": self._on_offer,
+            "download": self._on_download,
+            "configure": self._on_configure,
         }
         """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
@@ -98,11 +113,55 @@ class RealtimeSession(SessionCore):
         """The last error shown in the widget, ``{code, message, fix}``."""
         return cast("WidgetError | None", self.widget.error)
 
+    @property
+    def muted(self) -> bool:
+        """Whether the microphone is off (the widget's Mute button); settable."""
+        return bool(self.widget.muted)
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self.widget.muted = bool(value)
+
+    @property
+    def signaling_path(self) -> Route:
+        """Who set up the current call: ``"server"`` (the server extension), ``"kernel"``
+        (asked for), ``"kernel-fallback"`` (the server extension is missing, so the kernel
+        relays the offer), or ``""`` before a call."""
+        return cast(Route, self.widget.route)
+
     # ---- connection -------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Start the call, as the Connect button does."""
+        """Start the call, as the Connect button does; a failure is also reported under the
+        cell that called this (the widget may be scrolled away)."""
+        self._report_connection()
         self._send_widget({"kind": "connect"})
+
+    def _report_connection(self) -> None:
+        """Show in the calling cell's output why this connection attempt failed, if it does."""
+        try:
+            from IPython.core.interactiveshell import InteractiveShell
+            from IPython.display import display
+        except ImportError:
+            return
+        if not InteractiveShell.initialized():
+            return  # plain Python: the error is in s.error
+        handle = display({"text/plain": ""}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        if handle is None:
+            return
+
+        def watch(change: dict[str, Any]) -> None:
+            error = self.widget.error if change["name"] in ("error", "status") else None
+            if self.widget.status == "error" and error:
+                fix = f"\nFix: {error['fix']}" if error.get("fix") else ""
+                text = f"Could not connect: {error['message']}{fix}"
+                handle.update({"text/plain": text}, raw=True)
+            if self.widget.status in ("connected", "closed") or (
+                self.widget.status == "error" and error
+            ):
+                self.widget.unobserve(watch, names=["status", "error"])
+
+        self.widget.observe(watch, names=["status", "error"])
 
     def disconnect(self) -> None:
         """End the call, as the Disconnect button does."""
@@ -194,10 +253,70 @@ class RealtimeSession(SessionCore):
         handler(content, buffers)
 
     def _on_events(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        priced = False
         for entry in as_dicts(content.get("batch")):
             if isinstance(entry.get("event"), dict):  # each on its own: none costs the rest
                 direction: Direction = "client" if entry.get("dir") == "client" else "server"
-                self._receive(entry["event"], entry.get("t"), direction)
+                event = self._receive(entry["event"], entry.get("t"), direction)
+                priced = priced or event.type == "response.done"
+        if priced:
+            self._show_cost()
+
+    def _show_cost(self) -> None:
+        """The widget's running cost: this session's tokens and USD so far."""
+        try:
+            totals = self.cost()
+        except Exception:
+            log.warning("rt_notebook: could not price the session", exc_info=True)
+            return
+        figures: CostFigures = {
+            "input_tokens": int(totals.get("input_tokens") or 0),
+            "output_tokens": int(totals.get("output_tokens") or 0),
+            "usd": float(totals.get("cost_usd") or 0.0),
+            "estimated": bool(totals.get("estimated")),
+        }
+        self.widget.cost = figures
+
+    def _on_download(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        from .downloads import NothingToDownload, session_file
+
+        ident, what = str(content.get("id", "")), content.get("what")
+        if what not in literal_values(DownloadKind):
+            return
+        try:
+            name, mime, data = session_file(self, cast(DownloadKind, what))
+        except NothingToDownload as exc:
+            error: WidgetError = {"code": "nothing_to_download", "message": str(exc)}
+            self._send_widget({"kind": "file", "id": ident, "error": error})
+            return
+        self._send_widget({"kind": "file", "id": ident, "name": name, "mime": mime}, [data])
+
+    def _on_configure(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        """The widget's settings form: the same validation as ``update``; errors shown there."""
+        if self.status in ("connecting", "connected", "interrupted"):
+            return
+        fields: dict[str, Any] = {}
+        if isinstance(content.get("voice"), str) and content["voice"]:
+            fields["voice"] = content["voice"]
+        if isinstance(content.get("instructions"), str):
+            fields["instructions"] = content["instructions"]
+        mode = content.get("turn_mode")
+        if mode in literal_values(TurnMode):
+            fields["turn_detection"] = None if mode == "push_to_talk" else mode
+        try:
+            if fields:
+                self.update(**fields)
+        except SessionConfigError as exc:
+            self.widget.error = {
+                "code": "invalid_settings",
+                "message": str(exc),
+                "fix": "Change the setting and Apply again",
+            }
+            return
+        if mode in literal_values(TurnMode):
+            self.widget.push_to_talk = mode == "push_to_talk"
+        if (self.widget.error or {}).get("code") == "invalid_settings":
+            self.widget.error = None
 
     def _on_audio(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         try:

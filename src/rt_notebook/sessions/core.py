@@ -41,7 +41,7 @@ from ..wire.session_config import (
 )
 from ..wire.widget_protocol import Status
 from . import registry
-from .options import SessionOptions
+from .options import SessionOptions, config_errors_at_caller
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
 
@@ -133,6 +133,7 @@ class SessionCore(SessionAnalysis):
         """The session config the next connection will use (a copy)."""
         return copy.deepcopy(self._config)
 
+    @config_errors_at_caller
     def update(self, **fields: Any) -> None:
         """``session.update`` with GA fields (e.g. ``instructions=…``, ``tools=[…]``).
 

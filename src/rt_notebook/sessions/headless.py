@@ -30,7 +30,7 @@ from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
 from . import registry
 from .core import SessionCore
-from .options import HeadlessOptions, resolve, signature
+from .options import HeadlessOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class HeadlessSession(SessionCore):
     the config is sent with ``session.update`` on connect), ``url``, ``api_key``.
     """
 
+    @config_errors_at_caller
     def __init__(self, **keywords: Unpack[HeadlessOptions]) -> None:
         options = resolve("HeadlessSession", HeadlessOptions, keywords)
         options["model"] = options["model"] or DEFAULT_MODEL  # explicit, as ?model= needs

@@ -9,11 +9,13 @@ Jupyter's ``?``.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from ..wire.models import DEFAULT_TRANSCRIPTION_MODEL
+from ..wire.session_config import SessionConfigError
 
 if TYPE_CHECKING:
     from ..analysis.usage import PriceTable
@@ -147,3 +149,39 @@ def signature(kind: type) -> inspect.Signature:
             for name, hint in kind.__annotations__.items()
         ]
     )
+
+
+USER_WORDS = {
+    "session.model": "model",
+    "session.audio.output.voice": "voice",
+    "session.instructions": "instructions",
+    "session.audio.input.turn_detection": "turn_detection",
+    "session.audio.input.transcription": "transcription",
+}
+"""The session paths the convenience keywords fill in, to name them as the user wrote them."""
+
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def in_user_words(exc: SessionConfigError, given: Mapping[str, Any]) -> SessionConfigError:
+    """The error with its field named as the keyword the user gave (``voice=``), if one was."""
+    param = exc.param or ""
+    for path, keyword in USER_WORDS.items():
+        if keyword in given and (param == path or param.startswith(path + ".")):
+            return SessionConfigError(exc.message.replace(param, f"{keyword}=", 1), param)
+    return exc
+
+
+def config_errors_at_caller(method: C) -> C:
+    """A bad config raises ``SessionConfigError`` from the user's own line, with its one-line
+    message and fix, not a stack of library frames (IPython hides this wrapper's frame)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        try:
+            return method(*args, **kwargs)
+        except SessionConfigError as exc:
+            raise in_user_words(exc, kwargs).with_traceback(None) from None
+
+    return cast(C, wrapper)

@@ -7,6 +7,7 @@ sample, so the audio lines up with the event log. Memory is bounded: beyond
 
 from __future__ import annotations
 
+import io
 import tempfile
 import wave
 from pathlib import Path
@@ -84,12 +85,18 @@ class Recording:
     def save_wav(self, path: str | Path) -> Path:
         """Write a mono 16-bit 24 kHz WAV file."""
         path = Path(path)
-        with wave.open(str(path), "wb") as out:
+        path.write_bytes(self.wav_bytes())
+        return path
+
+    def wav_bytes(self) -> bytes:
+        """The recording as a mono 16-bit 24 kHz WAV file's bytes."""
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as out:
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(SAMPLE_RATE)
             out.writeframes(self.samples.astype("<i2").tobytes())
-        return path
+        return buffer.getvalue()
 
     def close(self) -> None:
         """Forget the audio and delete the spill file."""

@@ -53,6 +53,8 @@ class RealtimeWidget(anywidget.AnyWidget):
     audio_constraints = synced("audio_constraints")
     record_audio = synced("record_audio")
     local_options = synced("local_options")
+    route = synced("route")
+    cost = synced("cost")
 
     @validate("error")
     def _redacted_error(self, proposal: Any) -> Any:

@@ -34,6 +34,17 @@ Direction = TypeAliasType("Direction", Literal["server", "client"])
 """Who sent an event: the API (`server`) or the client."""
 Track = TypeAliasType("Track", Literal["mic", "assistant"])
 """A recorded audio track."""
+Route = TypeAliasType("Route", Literal["", "server", "kernel", "kernel-fallback"])
+"""Who exchanged the current call's offer: the server extension, the kernel (asked for), or
+the kernel because the server extension did not answer (`kernel-fallback`); `""` before."""
+TurnMode = TypeAliasType("TurnMode", Literal["server_vad", "semantic_vad", "push_to_talk"])
+"""How a turn ends: the server's voice activity detection, its semantic one, or a held
+button."""
+DownloadKind = TypeAliasType(
+    "DownloadKind",
+    Literal["transcript.md", "transcript.jsonl", "events.jsonl", "mic.wav", "assistant.wav"],
+)
+"""What the widget can download from the kernel's copy of the session."""
 RealtimeEvent = TypeAliasType("RealtimeEvent", dict[str, Any])
 """Any GA realtime event on the `oai-events` channel, in either direction (a string `type`
 and the event's own fields)."""
@@ -64,6 +75,16 @@ class LocalOptions(TypedDict, total=False):
     """Options for the local backend, sent with the offer (OpenAI never sees them)."""
 
     scenario: list[Any]
+
+
+class CostFigures(TypedDict):
+    """The session's running usage, priced by the kernel (`s.cost()`): tokens in and out,
+    USD, and whether any of it is estimated."""
+
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    estimated: bool
 
 
 class EventEntry(TypedDict):
@@ -176,6 +197,21 @@ TRAITS: tuple[Trait, ...] = (
         "Python",
         "sent with the offer as `local`; scripts the call when it lands on the local backend",
     ),
+    Trait(
+        "route",
+        Route,
+        "",
+        "JS",
+        "who exchanged the offer; with `kernel-fallback` the widget says the server extension "
+        "is missing and how to install it (`s.signaling_path` in Python)",
+    ),
+    Trait(
+        "cost",
+        CostFigures | None,
+        None,
+        "Python",
+        "the running tokens and USD of the session, updated after each response",
+    ),
 )
 """The widget's traits, in the order the docs list them."""
 
@@ -225,8 +261,28 @@ class RefusedAnswer(TypedDict):
 
 AnswerMessage = TypeAliasType("AnswerMessage", AcceptedAnswer | RefusedAnswer)
 """The kernel's reply to an `offer`, sent whatever happened."""
+
+
+class FileMessage(TypedDict):
+    """Answers `download`: the file as the one buffer, with its name and type."""
+
+    kind: Literal["file"]
+    id: str
+    name: str
+    mime: str
+
+
+class FileRefused(TypedDict):
+    """Answers `download` when there is nothing to give (e.g. no recording)."""
+
+    kind: Literal["file"]
+    id: str
+    error: WidgetError
+
+
 KernelMessage = TypeAliasType(
-    "KernelMessage", ConnectMessage | DisconnectMessage | SendMessage | AnswerMessage
+    "KernelMessage",
+    ConnectMessage | DisconnectMessage | SendMessage | AnswerMessage | FileMessage | FileRefused,
 )
 """Every custom message the kernel sends the widget."""
 
@@ -265,7 +321,30 @@ class AudioMessage(TypedDict):
     t: float
 
 
-WidgetMessage = TypeAliasType("WidgetMessage", EventsMessage | OfferMessage | AudioMessage)
+class DownloadMessage(TypedDict):
+    """Ask the kernel for a file of the session (its full transcript, event log or a
+    recording); answered by `file` with the same `id`."""
+
+    kind: Literal["download"]
+    id: str
+    what: DownloadKind
+
+
+class ConfigureMessage(TypedDict):
+    """The settings form (before connecting): the kernel validates the change with the
+    session's own validator and updates `session_config` (and `push_to_talk`), or sets
+    `error` with the fix."""
+
+    kind: Literal["configure"]
+    voice: NotRequired[str]
+    instructions: NotRequired[str]
+    turn_mode: NotRequired[TurnMode]
+
+
+WidgetMessage = TypeAliasType(
+    "WidgetMessage",
+    EventsMessage | OfferMessage | AudioMessage | DownloadMessage | ConfigureMessage,
+)
 """Every custom message the widget sends the kernel."""
 
 # ---- the server extension's REST bodies -------------------------------------------------
