@@ -19,6 +19,9 @@ to it (``backend=openai``, ``api_base_url`` = the upstream), exactly as it would
   for an ``@s.tool`` that times itself; the peer timestamps ``function_call_output`` on arrival.
   Overhead = (output arrival - ``arguments.done`` sent) - the tool's own time, also split
   into its legs (upstream → browser → kernel → tool → browser → upstream).
+- **P4** an hour-long session's kernel and browser memory (scaled, and said so).
+- **P5** end of the caller's speech → first audible reply, widget against bare page, both read
+  on the page's audio clock, over several fresh connections per path.
 
 All clocks are this machine's wall clock (the browser's split points carry the page clock's
 offset, printed). Numbers are printed, never asserted (exit code 0); a phase that fails is
@@ -48,7 +51,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +83,7 @@ from tests.e2e.harness import (  # noqa: E402
     opened,
     running,
     setup_cell,
+    speech_wav,
     wait_for,
     write_notebook,
 )
@@ -173,6 +176,8 @@ class Profile:
     hour_turns: int  # P4: turns sent (HOUR_TURNS = an hour)
     renders: int  # first render: cells per kind
     deadline_s: float  # the whole run
+    audio_connections: int  # P5: connections per path
+    audio_seconds: float  # P5: listening time per connection
 
 
 FULL = Profile(
@@ -183,7 +188,9 @@ FULL = Profile(
     tool_calls=30,
     hour_turns=HOUR_TURNS,
     renders=6,
-    deadline_s=420.0,
+    deadline_s=600.0,
+    audio_connections=4,
+    audio_seconds=30.0,
 )
 QUICK = Profile(
     connect_runs=6,
@@ -193,7 +200,9 @@ QUICK = Profile(
     tool_calls=10,
     hour_turns=HOUR_TURNS // 4,
     renders=3,
-    deadline_s=240.0,
+    deadline_s=360.0,
+    audio_connections=2,
+    audio_seconds=20.0,
 )
 
 
@@ -722,8 +731,87 @@ window.connectOnce = async (base, session) => {
     for (const track of mic.getTracks()) track.stop();
   }
 };
+// P5: a call that stays open (what a bare page plays is its <audio> element).
+window.openCall = async (base, session) => {
+  const mic = await navigator.mediaDevices.getUserMedia({
+    audio: {echoCancellation: true, noiseSuppression: true, autoGainControl: true},
+  });
+  const pc = new RTCPeerConnection();
+  pc.addTrack(mic.getAudioTracks()[0], mic);
+  const audio = document.createElement("audio");
+  audio.autoplay = true;
+  pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  const dc = pc.createDataChannel("oai-events");
+  const created = new Promise((resolve) => {
+    dc.onmessage = (e) => { if (JSON.parse(e.data).type === "session.created") resolve(); };
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  const form = new FormData();
+  form.set("sdp", pc.localDescription.sdp);
+  form.set("session", JSON.stringify(session));
+  const reply = await fetch(`${base}/realtime/calls`, {
+    method: "POST", body: form, headers: {Authorization: "Bearer sk-bare-page"},
+  });
+  const answer = await reply.text();
+  if (reply.status !== 201) throw new Error(`POST /realtime/calls: ${reply.status} ${answer}`);
+  await pc.setRemoteDescription({type: "answer", sdp: answer});
+  await created;
+  window.__bare = {pc, mic, audio, dc};
+  window.__rtnbPeers = [pc];
+};
+window.closeCall = () => {
+  const call = window.__bare;
+  if (!call) return;
+  call.dc.close();
+  call.pc.close();
+  for (const track of call.mic.getTracks()) track.stop();
+  call.audio.srcObject = null;
+  window.__bare = null;
+};
 </script>
 """
+
+# P5, in either page: the end of the caller's speech (the last loud block of the mic track
+# sent) → the first loud block of the reply (the remote track), both on one AudioContext's
+# clock, read every 5 ms; one figure per turn.
+AUDIO_TURNS = """async (seconds) => {
+  const peers = window.__rtnbPeers || [];
+  const pc = peers[peers.length - 1];
+  if (!pc) throw new Error("no peer connection");
+  const sent = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+  const received = pc.getReceivers().find((r) => r.track && r.track.kind === "audio");
+  if (!sent || !received) throw new Error("no audio both ways");
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const tap = (track) => {
+    const node = ctx.createAnalyser();
+    node.fftSize = 256;
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(node);
+    return node;
+  };
+  const mic = tap(sent.track), reply = tap(received.track);
+  const block = new Float32Array(256);
+  const level = (node) => {
+    node.getFloatTimeDomainData(block);
+    let sum = 0;
+    for (const x of block) sum += x * x;
+    return Math.sqrt(sum / block.length);
+  };
+  const turns = [];
+  let spokeAt = null, waiting = false;
+  const timer = setInterval(() => {
+    const now = ctx.currentTime * 1000;
+    if (level(mic) > 0.01) { spokeAt = now; waiting = true; return; }
+    if (waiting && spokeAt !== null && level(reply) > 0.01) {
+      turns.push(now - spokeAt);
+      waiting = false;
+    }
+  }, 5);
+  await new Promise((done) => setTimeout(done, seconds * 1000));
+  clearInterval(timer);
+  await ctx.close();
+  return turns;
+}"""
 
 
 class BarePageServer:
@@ -804,16 +892,6 @@ CLICK_CONNECT = """() => {
 }"""
 
 
-def silent_wav(path: Path, seconds: float = 2.0) -> Path:
-    """The fake microphone: silence (no turns on the local backend)."""
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(48000)
-        wav.writeframes(b"\0\0" * int(48000 * seconds))
-    return path
-
-
 def stats(values: list[float]) -> Json:
     if not values:
         return {"n": 0}
@@ -882,6 +960,46 @@ def measure_connect(page: NotebookPage, bare: Any, upstream: str, runs: int) -> 
         "widget_samples_ms": [round(x, 1) for x in w_ms],
         "bare_samples_ms": [round(x, 1) for x in b_ms],
     }
+
+
+def measure_audio(
+    page: NotebookPage, bare: Any, upstream: str, connections: int, seconds: float
+) -> Json:
+    """P5: end of speech → first audible reply, widget against bare page, on fresh
+    connections alternating between the two (the fake mic loops speech and silence)."""
+    session = kernel_query(page, "s.widget.session_config")
+    kernel_run(page, "s.widget.muted = False")
+    widget: list[float] = []
+    plain: list[float] = []
+    try:
+        for round_ in range(connections):
+            order = ("widget", "bare") if round_ % 2 == 0 else ("bare", "widget")
+            for path in order:
+                if path == "widget":
+                    widget_connect(page)
+                    try:
+                        widget += evaluate(page.page, AUDIO_TURNS, seconds, seconds + 15)
+                    finally:
+                        widget_disconnect(page)
+                else:
+                    evaluate(bare, "([b, s]) => window.openCall(b, s)", [upstream, session], 30)
+                    try:
+                        plain += evaluate(bare, AUDIO_TURNS, seconds, seconds + 15)
+                    finally:
+                        evaluate(bare, "() => window.closeCall()", None, 10)
+                time.sleep(0.3)
+    finally:
+        kernel_run(page, "s.widget.muted = True")
+    result: Json = {
+        "connections_per_path": connections,
+        "seconds_each": seconds,
+        "widget_ms": stats(widget),
+        "bare_page_ms": stats(plain),
+        "load": load(),
+    }
+    if widget and plain:
+        result["ratio_median"] = round(float(np.median(widget) / np.median(plain)), 3)
+    return result
 
 
 def kernel_count(page: NotebookPage) -> int:
@@ -1268,7 +1386,10 @@ def phases(
                 server.root / "latency.ipynb",
                 [setup_cell("latency.jsonl", muted=True, extra=KERNEL_EXTRA)],
             )
-            browser = Browser(silent_wav(workdir / "mic.wav"), workdir / "chromium-home")
+            mic = speech_wav(
+                "What is the weather like in Paris today?", workdir / "mic.wav", trail=6.0
+            )
+            browser = Browser(mic, workdir / "chromium-home")
             bare_context = browser.browser.new_context()
             bare = bare_context.new_page()
             bare.goto(bare_server.url, timeout=30_000)
@@ -1281,6 +1402,14 @@ def phases(
                     lambda: measure_connect(page, bare, upstream.v1, profile.connect_runs),
                 )
                 done("P1")
+                report["p5_audio"] = guarded(
+                    "p5",
+                    errors,
+                    lambda: measure_audio(
+                        page, bare, upstream.v1, profile.audio_connections, profile.audio_seconds
+                    ),
+                )
+                done("P5")
                 upstream.control("mode", mode="flood")
                 flood = guarded("flood_connect", errors, lambda: widget_connect(page))
                 report["flood_connect_ms"] = flood
@@ -1412,6 +1541,15 @@ def table(report: Json) -> str:
             " MB (events only: the mic is muted, audio recordings are bounded by "
             "max_memory_seconds)"
         )
+    p5 = report.get("p5_audio", {})
+    if "widget_ms" in p5:
+        lines.append(
+            f"P5 end of speech → first audible reply (page's audio clock): widget median "
+            f"{fmt(p5['widget_ms'].get('median'))} ms (n {p5['widget_ms'].get('n', 0)}) vs bare "
+            f"page {fmt(p5['bare_page_ms'].get('median'))} ms (n "
+            f"{p5['bare_page_ms'].get('n', 0)}), {p5.get('ratio_median', '-')}x; "
+            f"{p5['connections_per_path']} connections per path ({p5['load']})"
+        )
     render = report.get("first_render", {})
     if "session_ms" in render:
         lines.append(
@@ -1454,6 +1592,12 @@ def goals(report: Json) -> list[str]:
         ("P2 200/s → Python, p99 ms", "≤ 30", rate.get("p99"), 30.0),
         ("P3 tool overhead, p50 ms", "≤ 10", p3.get("overhead_ms", {}).get("median"), 10.0),
         ("import rt_notebook, s", "≤ 0.3", report.get("import", {}).get("median_s"), 0.3),
+        (
+            "P5 speech end → audible, widget/bare",
+            "≤ 1.02x",
+            report.get("p5_audio", {}).get("ratio_median"),
+            1.02,
+        ),
     ]
     out = [f"goals ({load()}):"]
     for name, goal, value, limit in rows:
@@ -1461,7 +1605,7 @@ def goals(report: Json) -> list[str]:
         out.append(f"  {name:<36}{goal:>9}{fmt(value, 2):>10}  {verdict}")
     lost = [p2.get(k, {}).get("lost") for k in ("rate", "burst")]
     out.append(f"  {'P2 events lost (rate, burst)':<36}{'0':>9}{lost!s:>10}")
-    out.append("  local sessions, end of speech → audible: see bench/local_capacity.py")
+    out.append("  local backend sessions with 0 late frames: see bench/local_capacity.py")
     return out
 
 
