@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ....wire.audio import SAMPLE_RATE, Resampler, resample, to_pcm16
+from ....wire.audio import SAMPLE_RATE, Resampler, to_pcm16
 from ..audio_formats import InputDecoder, encode
 from ..errors import ClientError
 
@@ -40,6 +40,7 @@ class LiveFormat:
         self.rate = rate if isinstance(rate, int) else SAMPLE_RATE
         self._g711 = InputDecoder()
         self._up = Resampler(self.rate, SAMPLE_RATE) if self.pcm16k else None
+        self._down = Resampler(SAMPLE_RATE, self.rate) if self.pcm16k else None
 
     @property
     def pcm16k(self) -> bool:
@@ -59,7 +60,8 @@ class LiveFormat:
         return to_pcm16(self._up.process(np.frombuffer(raw, dtype="<i2")))
 
     def encode(self, samples: np.ndarray) -> bytes:
-        """int16 samples at 24 kHz in this format."""
-        if self.pcm16k:
-            return to_pcm16(resample(samples, SAMPLE_RATE, self.rate))
+        """The next int16 samples at 24 kHz of the output stream, in this format (16 kHz PCM
+        resamples as one stream, so frame edges leave no trace)."""
+        if self._down is not None:
+            return to_pcm16(self._down.process(samples))
         return encode(samples, self.type)
