@@ -28,6 +28,7 @@ from .playback import Playback
 log = logging.getLogger(__name__)
 
 _FRAME_SAMPLES = SAMPLE_RATE // 50  # 20 ms
+_FLUSH_S = 1.0  # a graceful close waits at most this long for the data channel to drain
 _RESYNC_S = 0.1  # this far behind schedule, skip ahead instead of bursting to catch up
 
 
@@ -140,7 +141,12 @@ class RtcCall:
             self._closing = asyncio.ensure_future(self._close())
         await asyncio.shield(self._closing)
 
-    async def _close(self) -> None:
+    async def _close(self, *, flush: bool = False) -> None:
+        if flush and self.channel is not None:
+            deadline = time.monotonic() + _FLUSH_S
+            while self.channel.bufferedAmount and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # let SCTP hand the last message over
         await self.engine.close()
         if self._reader is not None:
             self._reader.cancel()
@@ -158,8 +164,10 @@ class RtcCall:
         log.info("local backend: fault %s on %s", kind, self.call_id)
         if kind == "drop_data_channel" and self.channel is not None:
             self.channel.close()
-        elif kind in ("close_peer", "close"):
+        elif kind == "close_peer":
             self._closing = self._closing or asyncio.ensure_future(self._close())
+        elif kind == "close":  # a graceful end: what was sent last (session.closed) goes first
+            self._closing = self._closing or asyncio.ensure_future(self._close(flush=True))
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != "oai-events":
