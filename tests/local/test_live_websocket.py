@@ -424,3 +424,15 @@ async def test_user_messages_through_the_responses_backend() -> None:
     assert said(client) == inner[1]["item"]["content"][0]["text"] == 'You said: "Hi there".'
     assert len(client.of("session.delegation.created")) == 1
     conformant(client)
+
+
+async def test_a_session_expires_with_a_reason() -> None:
+    async with running_backend(live_session_seconds=1) as (_, url):
+        client = await LiveWsClient.start(url)
+        closed = await client.wait("session.closed", timeout=10)
+        await wait_until(lambda: client.closed, 5, "socket closed at expiry")
+    started = client.of("session.started")[0]["session"]
+    assert closed["reason"] == "expired"
+    assert closed["session"]["expires_at"] == started["expires_at"]
+    assert closed["session"]["status"] == "active"  # Live keeps "active" in the last snapshot
+    conformant(client)

@@ -74,6 +74,8 @@ class LocalOptions:
     """Speed of simulated generation; WebSocket sessions may go faster than real time."""
     max_records: int = 100
     """Ended sessions whose records are kept for ``sessions`` (the oldest go first)."""
+    live_session_seconds: int = 7200
+    """How long a GPT-Live session lasts before ``session.closed`` (reason ``expired``)."""
     max_secrets: int = 1000
     """Unexpired ephemeral keys kept; minting more forgets the oldest."""
 
@@ -146,7 +148,12 @@ class LocalRealtime:
         """
         config = self.live_session_config(session, "webrtc")
         return await self._answer(
-            sdp, new_id("live"), lambda options: LiveEngine(session=config, **options), scenario
+            sdp,
+            new_id("live"),
+            lambda options: LiveEngine(
+                session=config, session_seconds=self.options.live_session_seconds, **options
+            ),
+            scenario,
         )
 
     async def _answer(
@@ -312,7 +319,9 @@ class LocalRealtime:
         """
         session_id = new_id("live")
         options = self._engine_options("websocket", send, session_id, None, on_fault, None)
-        engine = LiveEngine(session=None, **options)
+        engine = LiveEngine(
+            session=None, session_seconds=self.options.live_session_seconds, **options
+        )
         self.sessions[session_id] = engine
         return engine
 

@@ -43,7 +43,8 @@ Source = Literal["websocket", "data_channel", "sideband"]
 """Where a client event came from: a primary WebSocket, a WebRTC data channel, a sideband."""
 
 SESSION_SECONDS = 7200
-"""How long a session lasts before it expires (``expires_at``)."""
+"""How long a session lasts before it expires (``expires_at``, then ``session.closed`` with
+reason ``expired``)."""
 
 _ALWAYS_DELIVERED = {"session.started", "error", "info"}
 _REFLECT_MS = 100  # the sideband hears the caller in chunks of this length
@@ -69,6 +70,7 @@ class LiveEngine:
         drop_after_events: int | None = None,
         keep_audio: bool = False,
         realtime_factor: float = 1.0,
+        session_seconds: int = SESSION_SECONDS,
     ) -> None:
         self.session = session
         """The validated startup config (``None`` until a WebSocket's ``session.start``)."""
@@ -87,7 +89,8 @@ class LiveEngine:
         self.muted = False
         self.history: list[dict[str, Any]] = []
         """What was said and done, as GA items, for the responder."""
-        self.expires_at = int(time.time()) + SESSION_SECONDS
+        self.expires_at = int(time.time()) + session_seconds
+        self._lifetime = session_seconds
         self.format = LiveFormat(None)
         self._send = send
         self._drop_after = drop_after_events
@@ -121,6 +124,7 @@ class LiveEngine:
         self.emit("session.started", session=self.resource(), client_event_id=client_event_id)
         if self.primary == "data_channel" and "client" in session:
             self.emit("info", code="data_channel_permissions", message=self._permissions_message())
+        self.spawn(self._expire())
         if session.get("idle_timeout_s") and self.transport == "webrtc":
             self.spawn(self._watch_idle(int(session["idle_timeout_s"])))
 
@@ -134,8 +138,11 @@ class LiveEngine:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def close_session(self, client_event_id: str | None) -> None:
-        """``session.close``: let speech finish, report ``session.closed``, end the transport."""
+    async def close_session(
+        self, client_event_id: str | None, reason: str = "close_requested"
+    ) -> None:
+        """``session.close`` (or expiry): let speech finish, report ``session.closed``, end the
+        transport."""
         if self._closing:
             return
         self._closing = True
@@ -144,12 +151,16 @@ class LiveEngine:
         self.replies.cancel_all()
         self.emit(
             "session.closed",
-            reason="close_requested",
+            reason=reason,
             session=self.resource(),
             usage=self.usage.report(),
             client_event_id=client_event_id,
         )
         self.on_fault("close")
+
+    async def _expire(self) -> None:
+        await asyncio.sleep(max(0.0, self._lifetime))
+        await self.close_session(None, reason="expired")
 
     async def _drain(self) -> None:
         turn = self.replies.current
