@@ -23,7 +23,9 @@ from matplotlib.text import Text
 
 import rt_notebook as rt
 from rt_notebook import plots
+from rt_notebook.analysis import plots as plot_impl
 from rt_notebook.sessions.recordings import Recording
+from rt_notebook.testing import ScriptedFrontend
 
 from .test_analytics import scripted_session
 
@@ -280,3 +282,118 @@ def test_recorded_and_empty_sessions(tmp_path: Path) -> None:
     assert "no data" in texts(plots.latency_distribution(empty))
     assert by_gid(plots.talk_time(empty), "talk:user")[0].get_height() == 0
     plots.dashboard(empty).savefig(tmp_path / "empty.png")
+
+
+def crowded_session() -> rt.RealtimeSession:
+    """Two typed turns half a second apart, two replies to one trigger, short spoken turns."""
+    from .test_analytics import ev, play
+
+    s = rt.RealtimeSession()
+    frontend = ScriptedFrontend(s)
+
+    def typed(item_id: str, text: str) -> dict[str, Any]:
+        content = [{"type": "input_text", "text": text}]
+        item = {"id": item_id, "type": "message", "role": "user", "content": content}
+        return ev("conversation.item.added", item=item)
+
+    def reply(rid: str, item_id: str, t: float, text: str) -> list[tuple[float, Any]]:
+        item = {"id": item_id, "type": "message", "role": "assistant", "content": []}
+        done_item = {**item, "status": "completed", "content": [{"type": "output_audio"}]}
+        return [
+            (t, ev("response.created", response={"id": rid, "status": "in_progress"})),
+            (t, ev("response.output_item.added", response_id=rid, item=item)),
+            (t, ev("conversation.item.added", item=item)),
+            (t + 0.2, ev("output_audio_buffer.started", response_id=rid)),
+            (
+                t + 0.2,
+                ev("response.output_audio_transcript.done", item_id=item_id, transcript=text),
+            ),
+            (
+                t + 0.4,
+                ev(
+                    "response.done",
+                    response={"id": rid, "status": "completed", "output": [done_item]},
+                ),
+            ),
+            (t + 0.6, ev("output_audio_buffer.stopped", response_id=rid)),
+        ]
+
+    script: list[tuple[float, Any]] = [
+        (1000.0, ev("session.created", session={"type": "realtime", "model": "gpt-realtime"})),
+        (1001.0, lambda: s.send_text("Tell me a story about a lighthouse", respond=False)),
+        (1001.0, typed("u1", "Tell me a story about a lighthouse")),
+        (1001.5, lambda: s.send_text("Stop, thank you.", respond=False)),
+        (1001.5, typed("u2", "Stop, thank you.")),
+        *reply("r1", "a1", 1001.6, "Sure."),
+        *reply("r2", "a2", 1001.7, "Okay."),
+    ]
+    for k in range(4):  # short spoken turns in a row
+        start = 1004.0 + k * 0.3
+        item_id = f"v{k}"
+        script += [
+            (start, ev("input_audio_buffer.speech_started", item_id=item_id, audio_start_ms=0)),
+            (
+                start + 0.2,
+                ev("input_audio_buffer.speech_stopped", item_id=item_id, audio_end_ms=200),
+            ),
+            (
+                start + 0.21,
+                ev(
+                    "conversation.item.added",
+                    item={
+                        "id": item_id,
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_audio"}],
+                    },
+                ),
+            ),
+            (
+                start + 0.22,
+                ev(
+                    "conversation.item.input_audio_transcription.completed",
+                    item_id=item_id,
+                    transcript="Yes.",
+                ),
+            ),
+        ]
+    play(frontend, script)
+    return s
+
+
+def assert_no_text_overlap(fig: Figure) -> int:
+    """No two visible labels share ink (boxes from the renderer, cut to their clipping)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = []
+    for text in fig.findobj(Text):
+        box = plot_impl.visible_extent(text, renderer)
+        if box is not None:
+            boxes.append((text.get_text(), box))
+    for i, (a_text, a) in enumerate(boxes):
+        for b_text, b in boxes[i + 1 :]:
+            assert not plot_impl.overlaps(a, b), f"{a_text!r} overlaps {b_text!r}"
+    return len(boxes)
+
+
+@pytest.mark.parametrize("session", ["scripted", "crowded"])
+def test_labels_never_overlap(session: str) -> None:
+    s = scripted_session()[0] if session == "scripted" else crowded_session()
+    audio = sine(8.0, T0 + 0.5)
+    figures = [
+        plots.timeline(s),
+        plots.latency_distribution(s),
+        plots.talk_time(s),
+        plots.tokens_and_cost(s),
+        plots.waveform(s, audio),
+        plots.waveform(s, audio, spectrogram=True),
+    ]
+    for fig in figures:
+        assert assert_no_text_overlap(fig) > 3  # titles, ticks and labels were checked
+    if session == "crowded":
+        labels = [t.get_text() for t in figures[0].findobj(Text) if t.get_visible()]
+        assert any(text.startswith("“Tell me") for text in labels)  # both typed turns readable
+        assert "“Stop, thank you.”" in labels

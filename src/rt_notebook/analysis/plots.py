@@ -12,7 +12,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import Bbox, TransformedPath, offset_copy
 
 from ..wire.audio import SAMPLE_RATE
 from .recorded import SessionAnalysis
@@ -85,6 +87,85 @@ def _figure(**kwargs: Any) -> Figure:
     return Figure(layout="constrained", **kwargs)
 
 
+def visible_extent(text: Text, renderer: Any) -> Bbox | None:
+    """Where a text's ink can be seen, in display pixels: its box cut to its clip box and
+    clip path; ``None`` when hidden, empty or clipped away."""
+    if not text.get_visible() or not text.get_text().strip():
+        return None
+    box: Bbox | None = text.get_window_extent(renderer)
+    if text.get_clip_on():
+        clip_box = text.get_clip_box()
+        if clip_box is not None and box is not None:
+            box = Bbox.intersection(box, clip_box)
+        clip_path = text.get_clip_path()
+        if isinstance(clip_path, TransformedPath) and box is not None:
+            path, affine = clip_path.get_transformed_path_and_affine()
+            box = Bbox.intersection(box, affine.transform_path(path).get_extents())
+    return box if box is not None and box.width > 0.5 and box.height > 0.5 else None
+
+
+def overlaps(a: Bbox, b: Bbox) -> bool:
+    """Two boxes share more than a hairline (half a pixel)."""
+    return bool(a.x0 < b.x1 - 0.5 and b.x0 < a.x1 - 0.5 and a.y0 < b.y1 - 0.5 and b.y0 < a.y1 - 0.5)
+
+
+def _renderer(fig: Figure) -> Any:
+    """A renderer of the figure after its layout, or ``None`` (an interactive canvas)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if type(fig.canvas) is FigureCanvasBase:
+        FigureCanvasAgg(fig)
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        return None
+    fig.canvas.draw()  # type: ignore[no-untyped-call]
+    return fig.canvas.get_renderer()  # type: ignore[no-untyped-call]
+
+
+def _shorten(text: Text, right: float, renderer: Any) -> None:
+    """Cut the text with "…" until it ends before ``right`` (display x)."""
+    words = text.get_text().rstrip("…")
+    low, high = 0, len(words)
+    while low < high:  # the longest prefix that fits
+        mid = (low + high + 1) // 2
+        text.set_text(words[:mid].rstrip() + "…")
+        if text.get_window_extent(renderer).x1 < right - 1:
+            low = mid
+        else:
+            high = mid - 1
+    text.set_text(words[:low].rstrip() + "…" if low else "")
+
+
+def _declutter(fig: Figure, labels: Sequence[Text], *, own_layout: bool) -> None:
+    """Labels never overlap: each keeps its place unless it hits an earlier one; then it is
+    cut short ("…") if it starts left of it, or moved a line up or down, or else hidden."""
+    renderer = _renderer(fig)
+    if renderer is None:
+        return
+    if own_layout:
+        fig.set_layout_engine("none")  # positions as laid out, so they hold when shown
+    placed: list[Bbox] = []
+    for text in labels:
+        box = visible_extent(text, renderer)
+        if box is None:
+            continue
+        base = text.get_transform()
+        line = box.height * 72.0 / fig.dpi + 1.0  # points
+        for shift in (0.0, -1.0, 1.0, -2.0, 2.0):
+            text.set_transform(offset_copy(base, fig=fig, y=shift * line, units="points"))
+            box = visible_extent(text, renderer)
+            hit = next((p for p in placed if box is not None and overlaps(box, p)), None)
+            if box is not None and hit is not None and box.x0 < hit.x0 and shift == 0.0:
+                _shorten(text, hit.x0, renderer)
+                box = visible_extent(text, renderer)
+                hit = next((p for p in placed if box is not None and overlaps(box, p)), None)
+            if box is not None and hit is None:
+                placed.append(box)
+                break
+        else:
+            text.set_visible(False)
+
+
 def _t0(session: SessionAnalysis) -> float:
     return session.events[0].time if len(session.events) else 0.0
 
@@ -132,9 +213,11 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
     labelled with ``response_ms``; the shaded span runs on to the first output, whose latency
     is written under it.
     """
+    own = ax is None
     fig, ax = _new_figure(ax, (12, 3.2))
     t0 = _t0(session)
     spans = _spans(session, t0)
+    labels: list[Text] = []
     lane = {"user": 1.0, "assistant": 0.0}
     height = 0.5
     min_width = _min_width(spans)
@@ -155,7 +238,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
             gid=f"turn:{turn.role}",
         )
         if turn.text and typed:  # too thin to write in: the words go after the bar
-            ax.text(
+            label = ax.text(
                 span.start + width * 1.5,
                 lane[turn.role],
                 f"“{turn.text}”",
@@ -164,6 +247,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
                 style="italic",
                 clip_on=True,
             )
+            labels.append(label)
         elif turn.text:
             label = ax.text(
                 span.start + 0.05,
@@ -175,6 +259,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
                 clip_on=True,
             )
             label.set_clip_path(bar)  # keep the words inside the bar
+            labels.append(label)
 
     for row in session.latencies():
         if row["anchor_t"] is None or row["response_ms"] is None:
@@ -204,7 +289,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
                 "shrinkB": 0,
             },
         )
-        ax.text(
+        response_label = ax.text(
             (start + created) / 2,
             0.56,
             f"{row['response_ms']:.0f} ms",
@@ -214,8 +299,9 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
             color="0.2",
             gid="latency:response_ms",
         )
+        labels.append(response_label)
         if row["first_output_ms"] is not None:
-            ax.text(
+            first_label = ax.text(
                 end,
                 0.44,
                 f"{row['first_output_ms']:.0f} ms",
@@ -226,6 +312,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
                 color="0.35",
                 gid="latency:first_output_ms",
             )
+            labels.append(first_label)
 
     ax.set_yticks([lane["assistant"], lane["user"]], ["assistant", "user"])
     ax.set_ylim(-0.5, 1.95)  # room for the legend on top
@@ -253,6 +340,7 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
         handlelength=1.5,
         columnspacing=1.2,
     )
+    _declutter(fig, labels, own_layout=own)
     return fig
 
 
@@ -367,6 +455,7 @@ def waveform(
             "with 1-D 24 kHz samples and the epoch time of the first one"
         )
     samples, start, rate = _audio(audio)
+    own = ax is None
     fig, ax = _new_figure(ax, (12, 3))
     t0 = _t0(session)
     x0 = start - t0
@@ -403,6 +492,7 @@ def waveform(
         ax.set_title("Waveform with turns")
     spans = _spans(session, t0)
     min_width = _min_width(spans)
+    labels: list[Text] = []
     for span in spans:
         role = span.turn.role
         ax.axvspan(
@@ -414,7 +504,7 @@ def waveform(
             zorder=0 if not spectrogram else 2,  # behind the waveform, over the spectrogram
             gid=f"turn:{role}",
         )
-        ax.text(
+        label = ax.text(
             span.start,
             0.98,
             role,
@@ -425,8 +515,10 @@ def waveform(
             fontweight="bold",
             clip_on=True,
         )
+        labels.append(label)
     ax.set_xlim(min([0.0, x0] + [s.start for s in spans]), max([x1] + [s.end for s in spans]))
     ax.set_xlabel("seconds since session start")
+    _declutter(fig, labels, own_layout=own)
     return fig
 
 
