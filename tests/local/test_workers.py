@@ -73,7 +73,7 @@ async def test_websocket_sessions_and_ephemeral_keys_through_the_front() -> None
         assert minted.status_code == 200
         key = minted.json()["value"]
         assert key in pool.secrets
-        session = await WsClient.open(url, "model=gpt-realtime", key=key)
+        session = await WsClient.open(url, "model=gpt-realtime-2.1", key=key)
         await session.wait("session.created", timeout=20)
         session.send(user_text("Hi"))
         session.send({"type": "response.create"})
@@ -81,6 +81,6 @@ async def test_websocket_sessions_and_ephemeral_keys_through_the_front() -> None
         assert done["response"]["status"] == "completed"
         await session.close()
         with pytest.raises(HTTPClientError) as refused:  # as one process refuses it
-            await WsClient.open(url, "model=gpt-realtime", key="ek_unknown")
+            await WsClient.open(url, "model=gpt-realtime-2.1", key="ek_unknown")
         assert refused.value.code == 401
         assert b"invalid_api_key" in (refused.value.response.body or b"")
