@@ -44,7 +44,7 @@ def test_backend_choice(setting: str, key: str | None, chosen: str) -> None:
 
 def test_a_call_request_is_checked_once_for_every_adapter() -> None:
     policy = signaling.SessionPolicy(
-        defaults={"instructions": "Default."}, overrides={"model": "gpt-realtime"}
+        defaults={"instructions": "Default."}, overrides={"model": "gpt-realtime-2.1"}
     )
     request = signaling.read_call_request(
         {"sdp": OFFER.replace("\r\n", "\n"), "session": {}, "local": {"scenario": ["Hi"]}},
@@ -53,7 +53,7 @@ def test_a_call_request_is_checked_once_for_every_adapter() -> None:
     assert request.sdp == OFFER
     assert (request.session["instructions"], request.session["model"]) == (
         "Default.",
-        "gpt-realtime",
+        "gpt-realtime-2.1",
     )
     assert request.scenario == ["Hi"]
     too_big = {"sdp": OFFER + "a=x\r\n" * 20000, "session": {}}

@@ -345,3 +345,17 @@ def test_a_budget_on_an_unpriced_model_says_it_counts_only_what_has_a_price() ->
     )
     assert any("No price for gpt-audio-1.5" in n for n in s.notices)
     assert "rt.PRICES" in s.widget.notice
+
+
+def test_a_deprecation_check_reads_the_sdk_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rt_notebook.wire.session_config import check_models\n"
+        "notices = check_models({'model': 'gpt-realtime'})\n"
+        "assert notices[0].shutdown.isoformat() == '2027-01-20', notices\n"
+        "assert 'openai' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

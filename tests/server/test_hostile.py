@@ -274,7 +274,7 @@ _session = st.one_of(
     st.fixed_dictionaries(
         {"type": st.just("realtime")},
         optional={
-            "model": JUNK | st.just("gpt-realtime"),
+            "model": JUNK | st.just("gpt-realtime-2.1"),
             "instructions": JUNK | st.text(max_size=50),
             "audio": JUNK,
             "tools": st.lists(JUNK, max_size=3),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.util
 import re
 import typing
 from collections.abc import Iterable
@@ -196,15 +197,33 @@ def sdk_models() -> SdkModels | None:
         return None
     request = realtime_session_create_request.RealtimeSessionCreateRequest
     transcription = audio_transcription.AudioTranscription
-    shutdowns: dict[str, dt.date] = {}
-    for module in (realtime_session_create_request, audio_transcription):
-        shutdowns.update(_deprecation_notes(Path(str(module.__file__)).read_text()))
     return SdkModels(
         version=openai.__version__,
         realtime=_literals(request.model_fields["model"].annotation),
         transcription=_literals(transcription.model_fields["model"].annotation),
-        shutdowns=shutdowns,
+        shutdowns=sdk_shutdowns(),
     )
+
+
+_NOTED_IN = ("realtime_session_create_request.py", "audio_transcription.py")
+
+
+@functools.lru_cache(maxsize=1)
+def sdk_shutdowns() -> dict[str, dt.date]:
+    """The deprecation notes in openai-python's types, read from their source text.
+
+    Reading the text (not importing openai, which takes about half a second) keeps every
+    session's deprecation check cheap; ``{}`` when openai-python is not installed.
+    """
+    spec = importlib.util.find_spec("openai")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    notes: dict[str, dt.date] = {}
+    for root in roots:
+        for name in _NOTED_IN:
+            path = Path(root, "types", "realtime", name)
+            if path.is_file():
+                notes.update(_deprecation_notes(path.read_text()))
+    return notes
 
 
 def _literals(annotation: object) -> tuple[str, ...]:
@@ -265,8 +284,7 @@ def deprecation(model: str | None, kind: ModelKind = "realtime") -> Deprecation 
     if not model:
         return None
     ours = _DEPRECATED.get(model)
-    sdk = sdk_models()
-    announced = sdk.shutdowns.get(model) if sdk is not None else None
+    announced = sdk_shutdowns().get(model)
     if announced is not None:
         shutdown = announced
     elif ours is not None:
