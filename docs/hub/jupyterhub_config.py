@@ -43,11 +43,13 @@ c.JupyterHub.load_roles.extend(  # noqa: F821
     ]
 )
 
-# Users' servers call the service with their own Hub token, which must carry this scope.
+# Users' servers call the service with their own Hub token, which must carry this scope
+# (and may read its own user's groups, which saves the service a lookup per user).
 c.Spawner.server_token_scopes = [  # noqa: F821
     "users:activity!user",
     "access:servers!server",
     f"access:services!service={RT_SERVICE}",
+    "read:users!user",
 ]
 c.Spawner.environment.update(  # noqa: F821
     {"RT_NOTEBOOK_HUB_SERVICE_URL": f"{RT_URL}/services/{RT_SERVICE}/"}

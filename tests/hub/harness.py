@@ -207,8 +207,10 @@ class Hub:
         assert status in (201, 409), body
 
     def token_for(self, user: str, scopes: list[str] | None = None) -> str:
-        """A new API token of ``user`` (by default with just access to the service)."""
-        scopes = scopes if scopes is not None else [f"access:services!service={SERVICE}"]
+        """A new API token of ``user`` (by default the scopes of a user's server's token that
+        concern the service: its access, and reading the user's own groups)."""
+        if scopes is None:
+            scopes = [f"access:services!service={SERVICE}", "read:users!user"]
         status, body = self.api(
             "POST", f"/hub/api/users/{user}/tokens", {"scopes": scopes, "note": "test"}
         )

@@ -59,7 +59,7 @@ class _Base(HubOAuthenticated, web.RequestHandler):  # type: ignore[misc]
             ) from None
         if model.get("kind", "user") != "user":
             raise RealtimeError(403, "not_a_user", "Only Hub users hold voice sessions")
-        self.who = await self.service.identity(str(model["name"]))
+        self.who = await self.service.identity(str(model["name"]), model)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None))[1]

@@ -232,8 +232,12 @@ class HubService(Application):
     def is_teacher(self, who: Identity) -> bool:
         return who.admin or bool(set(who.groups) & set(self.admin_groups))
 
-    async def identity(self, name: str) -> Identity:
-        """A user's groups and admin flag, asked of the Hub with the service's own token."""
+    async def identity(self, name: str, model: dict[str, Any] | None = None) -> Identity:
+        """A user's groups and admin flag: from the model the Hub gave for their token when it
+        has both (a server token with ``read:users!user``), else asked of the Hub with the
+        service's own token."""
+        if model is not None and "groups" in model and "admin" in model:
+            return Identity(name, list(model["groups"] or []), bool(model["admin"]))
         cached = self._identities.get(name)
         if cached and time.monotonic() - cached[0] < self.identity_cache_seconds:
             return cached[1]
