@@ -125,7 +125,7 @@ async def main() -> None:
                 await asyncio.sleep(0.1)
             idle = rss_mb(backend.pid)
             failed = await churn(url, args.warmup, args.parallel, http)
-            await asyncio.sleep(2)  # the backend trims freed memory 1 s after a call ends
+            await asyncio.sleep(2)  # the backend frees ended calls' memory 1 s after
             baseline = rss_mb(backend.pid)
             print(
                 f"backend idle {idle:.1f} MB; after {args.warmup} warm-up calls {baseline:.1f} MB"
@@ -135,7 +135,7 @@ async def main() -> None:
                 step = min(args.step, args.calls - done)
                 failed += await churn(url, step, args.parallel, http)
                 done += step
-                await asyncio.sleep(2)  # the backend trims freed memory 1 s after a call ends
+                await asyncio.sleep(2)  # the backend frees ended calls' memory 1 s after
                 now = rss_mb(backend.pid)
                 rows.append({"calls": done, "rss_mb": round(now, 1)})
                 print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import secrets
 import time
 from collections.abc import Callable
@@ -31,25 +32,26 @@ Engine = SessionEngine | LiveEngine
 """A running session of either protocol."""
 
 
-_TRIM_AFTER_S = 1.0  # after a call ends, once its codecs and buffers are gone
+_RELEASE_AFTER_S = 1.0  # after a call ends (and at most once a second)
 _libc: Any = None
 
 
 def release_freed_memory() -> None:
-    """Give memory that ended calls freed back to the OS.
+    """Free what ended calls left and give it back to the OS.
 
-    A call's codecs, DTLS and SCTP buffers live in C on aiortc's threads; glibc keeps what they
-    free in per-thread arenas, so without this the process grows with every call it ever had.
-    A no-op where there is no glibc.
+    An ended call's peer connection sits in reference cycles, so its codecs, DTLS and SCTP
+    buffers (memory in C) wait for Python's rare full collection; and glibc keeps what they
+    free in per-thread arenas. Without this the process grows with every call it ever had.
     """
     global _libc
+    gc.collect()
     if _libc is False:
         return
     try:
         _libc = _libc or ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         _libc.malloc_trim(0)
     except (OSError, AttributeError):
-        _libc = False
+        _libc = False  # not glibc
 
 
 @dataclass
@@ -109,6 +111,7 @@ class LocalRealtime:
         WebRTC ``rtc_…``, WebSocket ``ws_…``; GPT-Live ``live_…``), oldest first."""
         self._calls: dict[str, Any] = {}
         self._secrets: dict[str, _Secret] = {}
+        self._release: asyncio.TimerHandle | None = None
         self._transcriber = (
             self.options.transcriber
             if not isinstance(self.options.transcriber, (str, type(None)))
@@ -256,6 +259,9 @@ class LocalRealtime:
             await call.close()
         for call_id in list(self.sessions):
             await self.end_session(call_id)
+        if self._release is not None:
+            self._release.cancel()
+            self._release = None
 
     # ---- pieces the HTTP and WebSocket front ends share -----------------------------
 
@@ -350,10 +356,16 @@ class LocalRealtime:
             "realtime_factor": self.options.realtime_factor if transport == "websocket" else 1.0,
         }
 
+    def _release_memory(self) -> None:
+        self._release = None
+        release_freed_memory()
+
     def _ended(self, call_id: str) -> None:
         """A call or session ended: drop its engine (and peer connection), keep its record."""
-        if self._calls.pop(call_id, None) is not None:
-            asyncio.get_running_loop().call_later(_TRIM_AFTER_S, release_freed_memory)
+        if self._calls.pop(call_id, None) is not None and self._release is None:
+            self._release = asyncio.get_running_loop().call_later(
+                _RELEASE_AFTER_S, self._release_memory
+            )
         engine = self.sessions.pop(call_id, None)
         if engine is not None:
             self.sessions[call_id] = EndedSession(engine.record, engine.session or {})  # now newest
