@@ -886,6 +886,8 @@ PAGE_CLOCK_OFFSET = """() => {
 }"""
 
 CLICK_CONNECT = """() => {
+  performance.setResourceTimingBufferSize(10000);
+  performance.clearResourceTimings();
   const t = {date: Date.now(), perf: performance.timeOrigin + performance.now()};
   document.querySelector("[data-testid=connect]").click();
   return t;
@@ -908,6 +910,19 @@ def stats(values: list[float]) -> Json:
     return out
 
 
+# The widget's requests to the extension during a connect (status, then the call), in ms from
+# the click, from the page's resource timing.
+CONNECT_REQUESTS = """(t0) => {
+  const pick = (part) => {
+    const entry = performance.getEntriesByType("resource").find((e) => e.name.includes(part));
+    if (!entry) return null;
+    const at = (x) => performance.timeOrigin + x - t0;
+    return {start: at(entry.startTime), end: at(entry.responseEnd)};
+  };
+  return {status: pick("rt-notebook/status"), calls: pick("rt-notebook/calls")};
+}"""
+
+
 def widget_connect(page: NotebookPage) -> Json:
     """Click Connect; ms to ``session.created`` in the Python handler (and in the browser)."""
     since = page.events.mark()
@@ -920,9 +935,12 @@ def widget_connect(page: NotebookPage) -> Json:
     )
     page.wait_status("connected", timeout=10)
     record = found[0]
+    requests = evaluate(page.page, CONNECT_REQUESTS, t0["perf"])
     return {
         "ms": record["at"] * 1000 - t0["date"],
         "browser_ms": record["browser_t"] - t0["perf"],
+        "status": requests["status"],
+        "calls": requests["calls"],
     }
 
 
@@ -954,6 +972,20 @@ def measure_connect(page: NotebookPage, bare: Any, upstream: str, runs: int) -> 
         "warmup": {"widget_ms": round(widget[0]["ms"], 1), "bare_ms": round(plain[0]["ms"], 1)},
         "widget_to_python_ms": stats(w_ms),
         "widget_in_browser_ms": stats([r["browser_ms"] for r in widget[1:]]),
+        "widget_legs_ms": {
+            "click_to_status_done": stats(
+                [r["status"]["end"] for r in widget[1:] if r.get("status")]
+            ),
+            "click_to_call_post": stats(
+                [r["calls"]["start"] for r in widget[1:] if r.get("calls")]
+            ),
+            "call_post": stats(
+                [r["calls"]["end"] - r["calls"]["start"] for r in widget[1:] if r.get("calls")]
+            ),
+            "answer_to_session_created_in_js": stats(
+                [r["browser_ms"] - r["calls"]["end"] for r in widget[1:] if r.get("calls")]
+            ),
+        },
         "bare_page_ms": stats(b_ms),
         "bare_answer_ms": stats([r["answer_ms"] for r in plain[1:]]),
         "ratio_median": round(float(np.median(w_ms) / np.median(b_ms)), 2),
@@ -1468,6 +1500,16 @@ def table(report: Json) -> str:
         rows += [
             ("P1 widget: click → session.created in Python", p1["widget_to_python_ms"]),
             ("     click → in the widget's JS", p1["widget_in_browser_ms"]),
+            (
+                "     click → extension status answered",
+                p1["widget_legs_ms"]["click_to_status_done"],
+            ),
+            ("     click → POST of the offer starts", p1["widget_legs_ms"]["click_to_call_post"]),
+            ("     POST of the offer (via the extension)", p1["widget_legs_ms"]["call_post"]),
+            (
+                "     answer → session.created in JS",
+                p1["widget_legs_ms"]["answer_to_session_created_in_js"],
+            ),
             ("P1 bare page: start → session.created in JS", p1["bare_page_ms"]),
             ("     start → answer SDP received", p1["bare_answer_ms"]),
         ]
