@@ -359,3 +359,21 @@ def test_a_deprecation_check_reads_the_sdk_without_importing_it() -> None:
         "assert 'openai' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_cost_plot_ends_at_the_bill_transcription_included() -> None:
+    from rt_notebook import plots
+
+    session = recorded(
+        created("gpt-realtime-2.1", "gpt-transcribe"),
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "u1",
+            "usage": {"type": "duration", "seconds": 40.0},
+        },
+        done(),
+    )
+    fig = plots.tokens_and_cost(session)
+    (line,) = [a for ax in fig.axes for a in ax.get_lines() if a.get_gid() == "cumulative:cost_usd"]
+    assert session.cost()["transcription_usd"] > 0
+    assert line.get_ydata()[-1] == pytest.approx(session.cost()["cost_usd"])

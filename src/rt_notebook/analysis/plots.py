@@ -572,15 +572,17 @@ def talk_time(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
 def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
     """Cumulative input and output tokens (left axis) and cost in USD (right axis) over time.
 
-    Steps at each ``response.done`` carrying usage; costs marked ≈ are estimates (the
-    server sent only token totals, priced as audio).
+    Tokens step at each ``response.done`` carrying usage; the cost steps there and at each
+    input transcription (billed apart), so it ends at ``cost()``. Costs marked ≈ are estimates
+    (the server sent only token totals, priced as audio).
     """
     fig, ax = _new_figure(ax, (10, 3.4))
     t0 = _t0(session)
     rows = session.usage()
+    billed = sorted((*rows, *session.transcription_usage()), key=lambda row: float(row["t"]))
     cost_axis = ax.twinx()
     times = [0.0] + [row["t"] - t0 for row in rows]
-    end = max(times[-1], _last_event(session, t0))
+    end = max(times[-1], _last_event(session, t0), *(row["t"] - t0 for row in billed))
     times.append(end + max(0.3, 0.03 * end))  # carry the totals past the end of the session
 
     def cumulative(key: str) -> list[float]:  # an unknown cost (no price) counts as nothing
@@ -598,11 +600,13 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
         )[0]
         for key, label in (("input_tokens", "input tokens"), ("output_tokens", "output tokens"))
     ]
-    costs = cumulative("cost_usd")
-    estimated = any(row["estimated"] for row in rows)
-    unpriced = any(row["cost_usd"] is None for row in rows)
+    cost_times = [0.0, *(row["t"] - t0 for row in billed), times[-1]]
+    costs = [0.0, *np.cumsum([row["cost_usd"] or 0.0 for row in billed]).tolist()]
+    costs.append(costs[-1])  # an unknown cost (no price) counts as nothing
+    estimated = any(row["estimated"] for row in billed)
+    unpriced = any(row["cost_usd"] is None for row in billed)
     (cost_line,) = cost_axis.step(
-        times,
+        cost_times,
         costs,
         where="post",
         color=PALETTE["cost"],
@@ -610,7 +614,7 @@ def tokens_and_cost(session: SessionAnalysis, *, ax: Axes | None = None) -> Figu
         linewidth=2,
         label="cost (USD)"
         + (", ≈ estimated" if estimated else "")
-        + (", no price for some responses" if unpriced else ""),
+        + (", no price for some usage" if unpriced else ""),
         gid="cumulative:cost_usd",
     )
     lines.append(cost_line)
