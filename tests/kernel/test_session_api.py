@@ -124,6 +124,11 @@ def test_handler_errors_are_shown_not_swallowed(caplog: pytest.LogCaptureFixture
     assert shown["name"] == "stderr"
     assert "ZeroDivisionError" in shown["text"]
     assert "ZeroDivisionError" in caplog.text
+    # the user's frames first: the traceback starts in this file, not in the kit's dispatch
+    frames = [line for line in shown["text"].splitlines() if line.lstrip().startswith("File ")]
+    assert frames
+    assert "test_session_api.py" in frames[0]
+    assert "core.py" not in shown["text"]
 
 
 def test_tool_schema_from_hints_and_docstring() -> None:

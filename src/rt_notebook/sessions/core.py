@@ -11,6 +11,7 @@ import contextlib
 import copy
 import inspect
 import io
+import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -411,7 +412,7 @@ class SessionCore(SessionAnalysis):
 
     def _report(self, where: Callable[..., Any]) -> None:
         name = getattr(where, "__qualname__", repr(where))
-        text = traceback.format_exc()
+        text = user_traceback()
         log.error("rt_notebook: %s raised\n%s", name, text)
         self._show_error(f"Error in {name}:\n{text}")
 
@@ -521,3 +522,19 @@ def image_bytes(image: Any) -> tuple[bytes, str]:
     if data.startswith(b"\xff\xd8"):
         return data, "image/jpeg"
     raise ValueError("images must be PNG or JPEG (the Realtime API accepts only these)")
+
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent)
+
+
+def user_traceback() -> str:
+    """The exception being handled, its traceback starting at the user's code: the kit's own
+    frames that called the handler or tool are left out."""
+    _, exc, tb = sys.exc_info()
+    if exc is None:
+        return ""
+    while tb is not None and tb.tb_next is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+            break
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
