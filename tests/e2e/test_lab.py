@@ -267,3 +267,24 @@ def test_recordings_reach_the_kernel_as_audio(lab: NotebookPage) -> None:
     assert state["assistant_peak"] > 500  # the reply's speech
     # one clock: the recording starts within the span of the event log
     assert state["first_event"] - 5 < state["mic_start"] < state["last_event"]
+
+
+def test_a_deprecated_model_shows_its_shutdown_and_replacement_in_the_widget(
+    lab: NotebookPage,
+) -> None:
+    notice = lab.widget("notice")
+    assert notice.is_hidden()
+    warned = lab.run(
+        "import warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    s.update(transcription='whisper-1')\n"
+        "print(caught[0].category.__name__)"
+    )
+    assert warned.strip() == "ModelDeprecationWarning"
+    notice.wait_for(state="visible", timeout=10_000)
+    text = notice.inner_text()
+    assert "whisper-1" in text
+    assert "2027-02-26" in text
+    assert "'gpt-transcribe'" in text
+    lab.run("s.update(transcription='gpt-transcribe')")
