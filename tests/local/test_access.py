@@ -197,3 +197,16 @@ async def test_a_kernel_private_backend_takes_only_its_own_key() -> None:
         other = await http.get(f"{url}/local/sessions", headers={"Authorization": "Bearer sk-x"})
         mine = await http.get(f"{url}/local/sessions", headers={"Authorization": f"Bearer {key}"})
     assert (other.status_code, mine.status_code) == (401, 200)
+
+
+async def test_huge_bodies_are_cut_off_unread() -> None:
+    async with serve(LocalRealtime()) as (_, url):
+        port = int(url.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/realtime/client_secrets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer sk-x\r\nContent-Length: 104857600\r\n\r\n"
+        )
+        answer = await asyncio.wait_for(reader.read(1024), 10)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400")

@@ -17,7 +17,7 @@ from ..wire.models import DEFAULT_MODEL
 from .access import Access, normalize_origin
 from .backend import LocalOptions, LocalRealtime
 from .responders import load_scenario
-from .server import make_app
+from .server import MAX_BODY_BYTES, make_app
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -179,7 +179,7 @@ async def serve(args: argparse.Namespace) -> None:
     """Run until SIGINT or SIGTERM."""
     backend = LocalRealtime(options_from(args))
     access = Access.create(args.allow_origin, args.api_key, args.host)
-    server = HTTPServer(make_app(backend, access))
+    server = HTTPServer(make_app(backend, access), max_body_size=MAX_BODY_BYTES)
     server.listen(args.port, args.host)
     logging.getLogger(__name__).info(
         "rt_notebook local backend on http://%s:%d/v1 (Ctrl+C to stop); %s; pages allowed from "

@@ -27,6 +27,10 @@ log = redacting_logger(__name__)
 _closing: set[asyncio.Future[None]] = set()  # sessions being closed after their socket went
 
 
+MAX_BODY_BYTES = 4 << 20
+"""Request bodies over this are cut off unread (an offer and a session take about 1 MB)."""
+
+
 def make_app(backend: LocalRealtime, access: Access | None = None) -> web.Application:
     """A tornado app serving ``/v1/realtime/...`` from ``backend`` to whom ``access`` lets in."""
     kwargs = {"backend": backend, "access": access or Access()}
@@ -546,7 +550,9 @@ async def serve(
     ``port=0`` picks a free port. Everything stops when the block ends.
     """
     backend = backend or LocalRealtime()
-    server = HTTPServer(make_app(backend, access or Access.create(host=host)))
+    server = HTTPServer(
+        make_app(backend, access or Access.create(host=host)), max_body_size=MAX_BODY_BYTES
+    )
     sockets = bind_sockets(port, host)
     server.add_sockets(sockets)
     bound = sockets[0].getsockname()[1]
