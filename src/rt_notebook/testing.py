@@ -143,6 +143,9 @@ class ScriptedFrontend:
         )
 
 
+_EXCHANGE_TIMEOUT_S = 30.0  # an SDP exchange on a loaded machine (or through workers) is slow
+
+
 class EventLog:
     """Server events received, with helpers to wait for them."""
 
@@ -218,7 +221,7 @@ class RtcClient(EventLog):
         if http is None:
             import httpx
 
-            async with httpx.AsyncClient() as own:
+            async with httpx.AsyncClient(timeout=_EXCHANGE_TIMEOUT_S) as own:
                 return await self.connect(base_url, session, key, own)
         files = {
             "sdp": (None, (await self.offer()).encode(), "application/sdp"),
@@ -250,7 +253,7 @@ class RtcClient(EventLog):
         if http is None:
             import httpx
 
-            async with httpx.AsyncClient() as own:
+            async with httpx.AsyncClient(timeout=_EXCHANGE_TIMEOUT_S) as own:
                 return await self.connect_live(base_url, session, key, own, **extra)
         body = {
             "session": session or {"model": "gpt-live-1"},

@@ -7,7 +7,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from rt_notebook.local.workers import serve_workers
-from tests.local.harness import RtcClient, WsClient
+from tests.local.harness import LiveWsClient, RtcClient, WsClient, wait_until
 
 TEXT_ONLY = {
     "type": "realtime",
@@ -84,3 +84,23 @@ async def test_websocket_sessions_and_ephemeral_keys_through_the_front() -> None
             await WsClient.open(url, "model=gpt-realtime-2.1", key="ek_unknown")
         assert refused.value.code == 401
         assert b"invalid_api_key" in (refused.value.response.body or b"")
+
+
+async def test_live_sessions_through_the_front() -> None:
+    async with serve_workers(2) as (pool, url):
+        client = RtcClient()
+        answer = await client.connect_live(url, local={"scenario": ["Hello, class."]})
+        assert answer.status_code == 201
+        session_id = answer.json()["session"]["id"]
+        assert session_id in pool.owners  # learned from the JSON answer
+        await client.wait("session.started", timeout=20)
+        sideband = await LiveWsClient.connect(url, f"/live/sessions/{session_id}/attach")
+        await sideband.wait("session.started", timeout=10)
+        socket = await LiveWsClient.start(url)  # the primary WebSocket, relayed
+        await wait_until(lambda: socket.frames, 10, "output frames through the front")
+        client.send({"type": "session.close"})
+        await client.wait("session.closed", timeout=20)
+        await sideband.close()
+        await socket.close()
+        await client.close()
+    assert socket.of("session.started")[0]["session"]["id"].startswith("live_")

@@ -11,7 +11,7 @@ thin front that forwards every request:
   to the worker that owns it, learned from the answers (``Location``, ``id``, ``value``), or,
   for an id the front never saw, to each worker until one knows it;
 - ``GET /v1/local/sessions`` lists every worker's sessions;
-- WebSockets (sessions and sidebands) are relayed frame by frame.
+- WebSockets (sessions and sidebands, Realtime and GPT-Live) are relayed frame by frame.
 
 Each worker checks origins, hosts and keys itself (the front passes the headers on), so the
 rules are the same as with one process. Media never passes the front: each worker answers
@@ -155,9 +155,11 @@ class WorkerPool:
         with contextlib.suppress(ValueError):
             body = json.loads(response.body or b"{}")
             if isinstance(body, dict):
-                for field in ("id", "call_id", "session_id"):
-                    if isinstance(body.get(field), str):
-                        self.owners.remember(body[field], worker)
+                session = body.get("session")
+                live_id = session.get("id") if isinstance(session, dict) else None  # Live
+                for found in (*(body.get(f) for f in ("id", "call_id", "session_id")), live_id):
+                    if isinstance(found, str):
+                        self.owners.remember(found, worker)
                 value = body.get("value")
                 if isinstance(value, str) and value.startswith("ek_"):
                     self.secrets.remember(value, worker)
@@ -324,12 +326,19 @@ class _ForwardSocket(websocket.WebSocketHandler):
             upstream.close()
 
 
+class _ForwardLiveSessions(_ForwardSocket, _Forward):
+    """GPT-Live's ``/v1/live/sessions``: a WebSocket (GET) relayed, the exchange (POST)
+    forwarded."""
+
+
 def front_app(pool: WorkerPool) -> web.Application:
-    """The front's tornado app: WebSockets on ``/v1/realtime``, everything else forwarded."""
+    """The front's tornado app: WebSockets on ``/v1/realtime`` and ``/v1/live/sessions``,
+    everything else forwarded."""
     kwargs = {"pool": pool}
     return web.Application(
         [
             (r"/v1/realtime", _ForwardSocket, kwargs),
+            (r"/v1/live/sessions", _ForwardLiveSessions, kwargs),
             (r"/v1/live/sessions/[^/]+/attach", _ForwardSocket, kwargs),
             (r"/(.*)", _Forward, kwargs),
         ],
