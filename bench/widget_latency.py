@@ -1394,7 +1394,8 @@ def phases(
     report["ga_valid_builders"] = {"checked": before["checked"], "invalid": before["invalid"]}
     if before["invalid"]:
         raise RuntimeError(f"the flood peer's events are not GA-valid: {before['invalid']}")
-    report["import"] = guarded("import", errors, measure_import)
+    if "import" not in args.skip:
+        report["import"] = guarded("import", errors, measure_import)
     done("import")
     workdir = Path(tempfile.mkdtemp(prefix="rtnb-latency-"))
     upstream = UpstreamProcess(workdir / "upstream.log").start()
@@ -1428,39 +1429,52 @@ def phases(
             page = NotebookPage(browser, server, "latency.ipynb", "latency.jsonl")
             with opened(page):
                 done("setup")
-                report["p1_connect"] = guarded(
-                    "p1",
-                    errors,
-                    lambda: measure_connect(page, bare, upstream.v1, profile.connect_runs),
-                )
+                if "p1" not in args.skip:
+                    report["p1_connect"] = guarded(
+                        "p1",
+                        errors,
+                        lambda: measure_connect(page, bare, upstream.v1, profile.connect_runs),
+                    )
                 done("P1")
-                report["p5_audio"] = guarded(
-                    "p5",
-                    errors,
-                    lambda: measure_audio(
-                        page, bare, upstream.v1, profile.audio_connections, profile.audio_seconds
-                    ),
-                )
+                if "p5" not in args.skip:
+                    report["p5_audio"] = guarded(
+                        "p5",
+                        errors,
+                        lambda: measure_audio(
+                            page,
+                            bare,
+                            upstream.v1,
+                            profile.audio_connections,
+                            profile.audio_seconds,
+                        ),
+                    )
                 done("P5")
                 upstream.control("mode", mode="flood")
                 flood = guarded("flood_connect", errors, lambda: widget_connect(page))
                 report["flood_connect_ms"] = flood
                 if "error" not in flood:
-                    report["p2_stream"] = guarded(
-                        "p2",
-                        errors,
-                        lambda: measure_stream(page, upstream, profile, workdir / "stream.json"),
-                    )
+                    if "p2" not in args.skip:
+                        report["p2_stream"] = guarded(
+                            "p2",
+                            errors,
+                            lambda: measure_stream(
+                                page, upstream, profile, workdir / "stream.json"
+                            ),
+                        )
                     done("P2")
-                    report["p3_tools"] = guarded(
-                        "p3", errors, lambda: measure_tools(page, upstream, profile.tool_calls)
-                    )
+                    if "p3" not in args.skip:
+                        report["p3_tools"] = guarded(
+                            "p3",
+                            errors,
+                            lambda: measure_tools(page, upstream, profile.tool_calls),
+                        )
                     done("P3")
-                    report["p4_hour"] = guarded(
-                        "p4",
-                        errors,
-                        lambda: measure_hour(page, upstream, profile.hour_turns, deadline),
-                    )
+                    if "p4" not in args.skip:
+                        report["p4_hour"] = guarded(
+                            "p4",
+                            errors,
+                            lambda: measure_hour(page, upstream, profile.hour_turns, deadline),
+                        )
                     done("P4")
                     report["ga_valid_wire_sample"] = guarded(
                         "sample",
@@ -1469,9 +1483,10 @@ def phases(
                     )
                     with contextlib.suppress(Exception):
                         widget_disconnect(page)
-                report["first_render"] = guarded(
-                    "render", errors, lambda: measure_render(page, profile.renders)
-                )
+                if "render" not in args.skip:
+                    report["first_render"] = guarded(
+                        "render", errors, lambda: measure_render(page, profile.renders)
+                    )
                 done("first render")
                 # Date.now() is whole ms: this is the offset to within about ±0.5 ms
                 report["page_clock_offset_ms"] = round(
@@ -1663,6 +1678,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--deadline", type=float, help="seconds before the run stops and tears down"
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        type=lambda text: {p.strip().lower() for p in text.split(",") if p.strip()},
+        help="phases to leave out, comma-separated: import, p1, p2, p3, p4, p5, render",
     )
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
