@@ -708,3 +708,19 @@ def local_session(page: NotebookPage, call_id: str) -> dict[str, Any]:
 
 def meter_level(page: NotebookPage, testid: str) -> float:
     return float(page.widget(testid).get_attribute("data-level") or 0)
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core, installed by npm (package.json), injected into the page under test."""
+
+
+def axe_violations(page: NotebookPage) -> list[dict[str, Any]]:
+    """axe-core's serious and critical accessibility violations inside the widget."""
+    if not page.page.evaluate("() => Boolean(window.axe)"):
+        page.page.add_script_tag(path=str(AXE))
+    found = page.page.evaluate(
+        "async () => (await axe.run('.rtnb', {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.html.slice(0, 200))}))"
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]

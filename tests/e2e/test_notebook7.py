@@ -16,6 +16,7 @@ from tests.e2e.harness import (
     Browser,
     JupyterServer,
     NotebookPage,
+    axe_violations,
     fresh_connection,
     missing_tools,
     opened,
@@ -116,3 +117,9 @@ def test_scripted_tool_call_runs_in_the_kernel_and_the_reply_follows(
     wait_reply(notebook7, "Here is the parabola you asked for.", since)
     texts = notebook7.query("[t.text for t in s.transcript]")
     assert texts[-1] == "Here is the parabola you asked for."
+    # the widget shows the call as its own row, and passes axe-core in Notebook 7 too
+    tool = notebook7.page.locator("[data-testid=transcript] .rtnb-turn[data-role=tool]").last
+    text = tool.locator(".rtnb-turn-text").inner_text()
+    assert text.startswith("plot_function(")
+    assert " → plotted x**2 up to 3.0 (" in text  # the output, then its duration
+    assert axe_violations(notebook7) == []

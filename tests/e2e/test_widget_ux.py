@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     Browser,
     JupyterServer,
     NotebookPage,
+    axe_violations,
     missing_tools,
     opened,
     running,
@@ -36,8 +37,6 @@ pytestmark = [
     pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = Path(__file__).parent / "artifacts"
 STORY = (
     "Once upon a time there was a small robot who lived in a lighthouse by the sea, and every "
@@ -94,18 +93,6 @@ def shoot(page: NotebookPage, name: str) -> None:
         theme(page, dark)
         widget.screenshot(path=str(SHOTS / f"{name}-{'dark' if dark else 'light'}.png"))
     theme(page, False)
-
-
-def axe_violations(page: NotebookPage) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations inside the widget."""
-    if not page.page.evaluate("() => Boolean(window.axe)"):
-        page.page.add_script_tag(path=str(AXE))
-    found = page.page.evaluate(
-        "async () => (await axe.run('.rtnb', {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.html.slice(0, 200))}))"
-    )
-    return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
 def turn_rows(page: NotebookPage, role: str) -> Any:
@@ -321,3 +308,23 @@ def test_keyboard_reaches_every_control_and_axe_finds_nothing_serious(ux: Notebo
         assert axe_violations(ux) == []
     finally:
         theme(ux, False)
+
+
+def test_a_connection_error_shows_with_its_fix(ux: NotebookPage) -> None:
+    """A microphone that is not there: the error box says so and how to fix it."""
+    ux.widget("disconnect").click()
+    ux.wait_status("closed")
+    ux.run('s.widget.mic_device_id = "no-such-microphone"')
+    ux.widget("connect").click()
+    ux.wait_status("error")
+    error = ux.widget("error")
+    assert error.get_attribute("data-code") == "mic_unavailable"
+    assert "Fix: Pick another microphone" in error.inner_text()
+    wait_for(
+        lambda: ux.query("(s.error or {}).get('code')") == "mic_unavailable",
+        timeout=10,
+        what="the error in Python",
+    )
+    shoot(ux, "error-connect")
+    assert axe_violations(ux) == []
+    ux.run('s.widget.mic_device_id = ""')
