@@ -55,6 +55,11 @@ export function parseKernelMessage(msg: unknown): KernelMessage | null {
       const binary = parseBinary(msg.binary);
       return binary ? { kind: "send", event: msg.event, binary } : null;
     }
+    case "replay": {
+      const events = Array.isArray(msg.events) ? msg.events : null;
+      if (!events?.every(isRealtimeEvent)) return null;
+      return { kind: "replay", events };
+    }
     case "answer": {
       if (typeof msg.id !== "string") return null;
       if (msg.error !== undefined && msg.error !== null) {

@@ -5,6 +5,7 @@ import type { AnyModel } from "@anywidget/types";
 import type { ActivityState } from "./activity";
 import { IDLE_ACTIVITY, reduceActivity } from "./activity";
 import { Batcher } from "./batcher";
+import { now } from "./clock";
 import { AUTOPLAY_BLOCKED, describeError, INSECURE_CONTEXT, WidgetFailure } from "./errors";
 import type {
   AudioMessage,
@@ -15,6 +16,7 @@ import type {
   FileRefused,
   HubBudget,
   KernelMessage,
+  RealtimeEvent,
   Status,
   Track,
   WidgetError,
@@ -37,7 +39,7 @@ import {
   SignalingError,
   serverExchange,
 } from "./signaling";
-import { ConnectionMachine } from "./state";
+import { ConnectionMachine, isLive } from "./state";
 import type { Transcript } from "./transcript";
 import { EMPTY_TRANSCRIPT, reduceTranscript } from "./transcript";
 
@@ -69,13 +71,20 @@ export function browserDeps(): SessionDeps {
   };
 }
 
-export type SessionChange = "events" | "sound" | "budget" | "ptt";
+export type SessionChange = "events" | "sound" | "budget" | "ptt" | "continuity";
 
 /** A file the kernel sent for a download. */
 export interface DownloadedFile {
   name: string;
   mime: string;
   data: DataView;
+}
+
+/** A replacement call being set up after the connection was lost (or before it expires). */
+export interface Reconnecting {
+  attempt: number;
+  of: number;
+  reason: string;
 }
 
 /** What a view may read and do; traits are read from the model directly. */
@@ -88,6 +97,8 @@ export interface SessionHandle {
   readonly soundBlocked: boolean;
   /** With a JupyterHub class service: the user's remaining budget, else `null`. */
   readonly budget: HubBudget | null;
+  /** The reconnect under way, else `null`. */
+  readonly reconnecting: Reconnecting | null;
   connect(): Promise<void>;
   disconnect(): void;
   setMuted(muted: boolean): void;
@@ -122,6 +133,8 @@ const CONNECTION_LOST: WidgetError = {
 };
 
 /** Why a call ended though nobody pressed Disconnect (shown in the widget, read in Python). */
+/** The reason of a replacement call made because the session was about to expire. */
+export const ROLLOVER_REASON = "the session reached its maximum duration";
 export const NO_VIEW: WidgetError = {
   code: "no_view",
   message:
@@ -134,14 +147,24 @@ export const KERNEL_GONE: WidgetError = {
   fix: "Re-run the cell that creates the session, then connect again",
 };
 
-/** States in which a call holds the microphone and a connection. */
-export function isLive(status: Status): boolean {
-  return status === "connecting" || status === "connected" || status === "interrupted";
+/** Markers the widget puts in the event log around a replaced call. */
+export const RECONNECTING = "rt_notebook.reconnecting";
+export const RECONNECTED = "rt_notebook.reconnected";
+/** How long kernel events wait for the kernel's replay into a new call before going anyway. */
+const REPLAY_WAIT_MS = 10_000;
+/** Roll over this long before the session expires (or at 80 % of what is left, if sooner). */
+const ROLLOVER_MARGIN_MS = 30_000;
+
+/** Backoff before reconnect attempt `n` (1-based): 250 ms doubling, at most 4 s. */
+export function backoffMs(n: number): number {
+  return Math.min(4000, 250 * 2 ** (n - 1));
 }
 
 /** Events the kernel acts on at once (tools, sequencing, handlers waiting on them): never held
  * back to be grouped with others. */
 const URGENT = new Set([
+  RECONNECTING,
+  RECONNECTED,
   "session.created",
   "response.function_call_arguments.done",
   "response.done",
@@ -161,6 +184,7 @@ export class Session implements SessionHandle {
   log: EventEntry[] = [];
   soundBlocked = false;
   budget: HubBudget | null = null;
+  reconnecting: Reconnecting | null = null;
 
   readonly model: AnyModel<WidgetModel>;
   private readonly deps: SessionDeps;
@@ -185,6 +209,16 @@ export class Session implements SessionHandle {
     { resolve: (file: DownloadedFile) => void; reject: (err: Error) => void }
   >();
   private downloadCount = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private rolloverTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The call that was lost, for the `reconnected` marker. */
+  private lostCallId = "";
+  /** Kernel events sent while a call is replaced: they go in after the replayed history. */
+  private heldForReplay: ClientEvent[] | null = null;
+  private awaitingReplay = false;
+  private replayTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Items this widget replayed into new calls: not new turns of the transcript. */
+  private readonly replayedIds = new Set<string>();
 
   constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
     this.model = model;
@@ -201,7 +235,7 @@ export class Session implements SessionHandle {
       onIgnored: (state, event) => console.debug(`rt_notebook: ${event.type} ignored in ${state}`),
       onChange: (next, _previous, event) => {
         this.setTraits({ status: next });
-        if (event.type === "grace_expired") this.teardown(CONNECTION_LOST);
+        if (event.type === "grace_expired") this.lose("the network stayed disconnected");
       },
     });
     // A page reload leaves the previous page's status behind; no call survives it.
@@ -221,12 +255,18 @@ export class Session implements SessionHandle {
   /** Start a session (Connect button or `{kind: "connect"}`); ignored unless idle/closed/error. */
   async connect(): Promise<void> {
     if (!this.machine.dispatch({ type: "connect" })) return;
-    const attempt = ++this.attempt;
-    const stale = () => attempt !== this.attempt;
     this.setTraits({ error: null, backend: "", call_id: "", route: "" });
     this.transcript = EMPTY_TRANSCRIPT;
     this.activity = IDLE_ACTIVITY;
+    this.replayedIds.clear();
     this.notify("events");
+    await this.openCall();
+  }
+
+  /** Set up a call with the current session config: the first, or one replacing a lost one. */
+  private async openCall(): Promise<void> {
+    const attempt = ++this.attempt;
+    const stale = () => attempt !== this.attempt;
     const mode = this.model.get("signaling") ?? "auto";
     this.route = mode === "kernel" ? "kernel" : "server";
     try {
@@ -270,15 +310,105 @@ export class Session implements SessionHandle {
       );
       if (stale()) return;
       this.setTraits({ backend: answer.backend, call_id: answer.call_id });
-      if (this.machine.state === "connecting") {
+      if (this.machine.state === "connecting" || this.machine.state === "reconnecting") {
         this.sessionTimer = setTimeout(
-          () => this.fail(SESSION_TIMEOUT),
+          () => this.callFailed(SESSION_TIMEOUT),
           this.deps.sessionTimeoutMs ?? 15_000,
         );
       }
     } catch (err) {
-      if (!stale()) this.fail(describeError(err, this.route));
+      if (!stale()) this.callFailed(describeError(err, this.route));
     }
+  }
+
+  /** A call could not be set up: a first one fails the session, a replacement tries again. */
+  private callFailed(error: WidgetError): void {
+    if (this.machine.state === "reconnecting") this.lose(error.message, error);
+    else this.fail(error);
+  }
+
+  /**
+   * The connection was lost (or the session is about to expire): replace the call with a new
+   * one with the same session config, after a backoff, up to `continuity.attempts` times.
+   * The transcript, the event log and the kernel's session carry on; kernel events sent
+   * meanwhile are held and go in after the kernel's replay of the conversation.
+   */
+  private lose(reason: string, error: WidgetError = CONNECTION_LOST): void {
+    const state = this.machine.state;
+    if (state !== "connected" && state !== "interrupted" && state !== "reconnecting") return;
+    const attempts = Math.max(0, this.model.get("continuity")?.attempts ?? 3);
+    const attempt = (this.reconnecting?.attempt ?? 0) + 1;
+    const previous = this.model.get("call_id") || this.lostCallId;
+    this.dropCall();
+    if (attempt > attempts) {
+      const gaveUp = attempts > 0 ? ` (no new call after ${attempts} attempts)` : "";
+      this.fail({ ...error, message: `${error.message}${gaveUp}` });
+      return;
+    }
+    this.lostCallId = previous;
+    this.reconnecting = { attempt, of: attempts, reason };
+    this.heldForReplay ??= [];
+    this.machine.dispatch({ type: "lost" });
+    this.setTraits({ call_id: "" });
+    this.marker(RECONNECTING, { attempt, of: attempts, reason, call_id: previous });
+    this.notify("continuity");
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.openCall();
+    }, backoffMs(attempt));
+  }
+
+  /** The replacement call has its session: say so, and wait for the kernel's replay. */
+  private reconnected(): void {
+    const done = this.reconnecting;
+    this.reconnecting = null;
+    this.awaitingReplay = true;
+    this.marker(RECONNECTED, {
+      attempt: done?.attempt ?? 0,
+      reason: done?.reason ?? "",
+      rollover: done?.reason === ROLLOVER_REASON,
+      call_id: this.model.get("call_id") ?? "",
+      previous_call_id: this.lostCallId,
+    });
+    this.lostCallId = "";
+    this.notify("continuity");
+    this.replayTimer = setTimeout(() => this.releaseHeld(), REPLAY_WAIT_MS);
+  }
+
+  /** The kernel's replay of the conversation: into the new call first, then what waited. */
+  private replay(events: RealtimeEvent[]): void {
+    if (!this.awaitingReplay || !this.peer) return;
+    this.awaitingReplay = false;
+    for (const event of events) {
+      const id = (event.item as { id?: unknown } | undefined)?.id;
+      if (typeof id === "string") this.replayedIds.add(id);
+      this.peer.send(event as ClientEvent);
+    }
+    this.releaseHeld();
+  }
+
+  private releaseHeld(): void {
+    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+    const held = this.heldForReplay ?? [];
+    this.heldForReplay = null;
+    for (const event of held) this.send(event);
+  }
+
+  /** Before the session's `expires_at`, move to a new call (unless `continuity.rollover` is off). */
+  private scheduleRollover(event: RealtimeEvent): void {
+    this.clearRolloverTimer();
+    const session = event.session as { expires_at?: unknown } | undefined;
+    const expiresAt = session?.expires_at;
+    const continuity = this.model.get("continuity");
+    if (typeof expiresAt !== "number" || continuity?.rollover === false) return;
+    if ((continuity?.attempts ?? 3) < 1) return; // a rollover is a reconnect: none allowed
+    const left = expiresAt * 1000 - now();
+    const wait = Math.max(0, Math.min(left - ROLLOVER_MARGIN_MS, left * 0.8));
+    this.rolloverTimer = setTimeout(() => {
+      this.rolloverTimer = undefined;
+      if (this.machine.state === "connected") this.lose(ROLLOVER_REASON);
+    }, wait);
   }
 
   /** Close the session (Disconnect button or `{kind: "disconnect"}`). */
@@ -294,9 +424,11 @@ export class Session implements SessionHandle {
     }
   }
 
-  /** Send a client event on the channel, queued until it is open. */
+  /** Send a client event on the channel, queued until it is open (and, while a call is
+   * replaced, until the conversation was replayed into the new one). */
   send(event: ClientEvent): void {
-    if (this.peer) this.peer.send(event);
+    if (this.heldForReplay) this.heldForReplay.push(event);
+    else if (this.peer) this.peer.send(event);
     else this.outbox.push(event);
   }
 
@@ -423,17 +555,18 @@ export class Session implements SessionHandle {
         if (state === "disconnected") this.machine.dispatch({ type: "ice_disconnected" });
         else if (state === "connected" || state === "completed") {
           this.machine.dispatch({ type: "ice_recovered" });
-        } else if (state === "failed") this.fail(CONNECTION_FAILED);
+        } else if (state === "failed") this.callLost("the network connection failed");
       },
       onChannelClose: () => {
         if (!current()) return;
-        if (this.machine.state === "connecting") {
-          this.fail(CONNECTION_FAILED);
+        const callId = this.model.get("call_id") ?? "";
+        if (this.budget && callId && this.machine.state !== "connecting") {
+          // a class service ends calls on purpose (budget, teacher): ask it why, no new call
+          this.disconnect();
+          void this.explainEnd(callId);
           return;
         }
-        const callId = this.model.get("call_id") ?? "";
-        this.disconnect();
-        if (this.budget && callId) void this.explainEnd(callId);
+        this.callLost("the data channel closed");
       },
       onSoundBlocked: (blocked) => {
         if (!current() || blocked === this.soundBlocked) return;
@@ -461,22 +594,43 @@ export class Session implements SessionHandle {
     this.model.send(msg, undefined, [pcm]);
   }
 
+  /** A call failed or dropped: before the session started it fails, after it is replaced. */
+  private callLost(reason: string): void {
+    if (this.machine.state === "connecting") this.fail(CONNECTION_FAILED);
+    else this.lose(reason);
+  }
+
+  /** A marker of the widget's own in the event log (the kernel sees it in order). */
+  private marker(type: string, fields: Record<string, unknown>): void {
+    this.record({ dir: "server", t: now(), event: { type, ...fields } });
+  }
+
   private record(entry: EventEntry): void {
     this.batcher.push(entry, URGENT.has(entry.event.type));
     this.log.push(entry);
     if (this.log.length > LOG_SIZE) this.log.splice(0, this.log.length - LOG_SIZE);
-    this.transcript = reduceTranscript(this.transcript, entry);
+    if (!this.isReplayed(entry.event)) this.transcript = reduceTranscript(this.transcript, entry);
     this.activity = reduceActivity(this.activity, entry);
     if (entry.dir === "server") {
       this.playback = trackPlayback(this.playback, entry.event);
-      if (
-        entry.event.type === "session.created" &&
-        this.machine.dispatch({ type: "session_created" })
-      ) {
-        this.clearSessionTimer();
+      if (entry.event.type === "session.created") {
+        const replacing = this.machine.state === "reconnecting";
+        if (this.machine.dispatch({ type: "session_created" })) {
+          this.clearSessionTimer();
+          if (replacing) this.reconnected();
+        }
+        this.scheduleRollover(entry.event);
       }
     }
     this.notify("events");
+  }
+
+  /** An echo of an item replayed into a new call: the transcript has it already. */
+  private isReplayed(event: RealtimeEvent): boolean {
+    if (this.replayedIds.size === 0) return false;
+    const item = event.item as { id?: unknown } | undefined;
+    const id = item?.id ?? event.item_id;
+    return typeof id === "string" && this.replayedIds.has(id);
   }
 
   private readonly onMessage = (msg: unknown, buffers?: DataView[]): void => {
@@ -494,6 +648,9 @@ export class Session implements SessionHandle {
         return;
       case "file":
         this.receiveFile(message, buffers?.[0]);
+        return;
+      case "replay":
+        this.replay(message.events);
         return;
       case "send": {
         if (!message.binary) {
@@ -582,13 +739,30 @@ export class Session implements SessionHandle {
     this.teardown(error);
   }
 
-  /** Close the peer and forget the attempt; with an error, show it. */
-  private teardown(error: WidgetError | null): void {
+  /** Close the current call's peer; its late callbacks are ignored from now on. */
+  private dropCall(): void {
     this.attempt += 1;
     this.clearSessionTimer();
+    this.clearRolloverTimer();
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.relay.cancel();
     this.peer?.close();
     this.peer = null;
+  }
+
+  /** Close the peer and forget the attempt; with an error, show it. */
+  private teardown(error: WidgetError | null): void {
+    this.dropCall();
+    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+    this.heldForReplay = null;
+    this.awaitingReplay = false;
+    this.lostCallId = "";
+    if (this.reconnecting) {
+      this.reconnecting = null;
+      this.notify("continuity");
+    }
     this.outbox = [];
     if (this.held) {
       this.held = false;
@@ -601,6 +775,11 @@ export class Session implements SessionHandle {
       this.notify("sound");
     }
     this.setTraits(error ? { call_id: "", error } : { call_id: "" });
+  }
+
+  private clearRolloverTimer(): void {
+    if (this.rolloverTimer !== undefined) clearTimeout(this.rolloverTimer);
+    this.rolloverTimer = undefined;
   }
 
   private clearOrphanTimer(): void {

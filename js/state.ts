@@ -2,8 +2,10 @@
 //
 //   idle/closed/error --connect--> connecting --session_created--> connected
 //   connected --ice_disconnected--> interrupted --ice_recovered--> connected
-//   interrupted --grace_expired--> error        (ICE did not come back in time)
-//   connecting/connected/interrupted --close--> closed, --fail--> error
+//   connected/interrupted --lost--> reconnecting  (a new call with the same session, replayed)
+//   interrupted --grace_expired--> reconnecting   (ICE did not come back in time)
+//   reconnecting --lost--> reconnecting (next attempt), --session_created--> connected
+//   connecting/connected/interrupted/reconnecting --close--> closed, --fail--> error
 
 import type { Status } from "./generated/protocol";
 
@@ -13,6 +15,7 @@ export type ConnectionEvent =
   | { type: "ice_disconnected" }
   | { type: "ice_recovered" }
   | { type: "grace_expired" }
+  | { type: "lost" }
   | { type: "close" }
   | { type: "fail" };
 
@@ -21,14 +24,33 @@ const TABLE: Record<Status, Partial<Record<ConnectionEvent["type"], Status>>> = 
   closed: { connect: "connecting" },
   error: { connect: "connecting" },
   connecting: { session_created: "connected", close: "closed", fail: "error" },
-  connected: { ice_disconnected: "interrupted", close: "closed", fail: "error" },
+  connected: {
+    ice_disconnected: "interrupted",
+    lost: "reconnecting",
+    close: "closed",
+    fail: "error",
+  },
   interrupted: {
     ice_recovered: "connected",
-    grace_expired: "error",
+    grace_expired: "reconnecting",
+    lost: "reconnecting",
+    close: "closed",
+    fail: "error",
+  },
+  reconnecting: {
+    session_created: "connected",
+    lost: "reconnecting",
     close: "closed",
     fail: "error",
   },
 };
+
+const LIVE: readonly Status[] = ["connecting", "connected", "interrupted", "reconnecting"];
+
+/** Whether a call is under way (setting up, up, recovering, or being replaced). */
+export function isLive(status: Status | undefined): boolean {
+  return status !== undefined && LIVE.includes(status);
+}
 
 /** The next state, or `undefined` when the event is not allowed in `state`. */
 export function transition(state: Status, event: ConnectionEvent): Status | undefined {

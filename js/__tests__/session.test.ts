@@ -357,8 +357,8 @@ describe("Session push-to-talk and mute", () => {
 });
 
 describe("Session connection loss", () => {
-  it("survives a short ICE drop and gives up after the grace period", async () => {
-    const h = harness({}, { graceMs: 5000 });
+  it("survives a short ICE drop and gives up after the grace period (no reconnects)", async () => {
+    const h = harness({ continuity: { attempts: 0 } }, { graceMs: 5000 });
     await connectViaKernel(h);
     h.peer().open();
     h.peer().receive({ type: "session.created" });

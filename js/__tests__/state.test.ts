@@ -24,11 +24,20 @@ describe("transition", () => {
   it("interrupts on ICE loss and comes back on recovery", () => {
     expect(transition("connected", ev("ice_disconnected"))).toBe("interrupted");
     expect(transition("interrupted", ev("ice_recovered"))).toBe("connected");
-    expect(transition("interrupted", ev("grace_expired"))).toBe("error");
+    expect(transition("interrupted", ev("grace_expired"))).toBe("reconnecting");
+  });
+
+  it("replaces a lost call: reconnecting until a new session starts, one attempt after another", () => {
+    expect(transition("connected", ev("lost"))).toBe("reconnecting");
+    expect(transition("interrupted", ev("lost"))).toBe("reconnecting");
+    expect(transition("reconnecting", ev("lost"))).toBe("reconnecting");
+    expect(transition("reconnecting", ev("session_created"))).toBe("connected");
+    expect(transition("reconnecting", ev("connect"))).toBeUndefined();
+    expect(transition("connecting", ev("lost"))).toBeUndefined(); // a first call just fails
   });
 
   it("closes or fails from every live state, and nothing happens in idle", () => {
-    for (const s of ["connecting", "connected", "interrupted"] as Status[]) {
+    for (const s of ["connecting", "connected", "interrupted", "reconnecting"] as Status[]) {
       expect(transition(s, ev("close"))).toBe("closed");
       expect(transition(s, ev("fail"))).toBe("error");
     }
@@ -79,14 +88,14 @@ describe("ConnectionMachine", () => {
     ]);
   });
 
-  it("gives up with an error when the grace period runs out", () => {
+  it("moves on to reconnecting when the grace period runs out", () => {
     const { m, changes } = machine();
     m.dispatch(ev("connect"));
     m.dispatch(ev("session_created"));
     m.dispatch(ev("ice_disconnected"));
     vi.advanceTimersByTime(5000);
-    expect(m.state).toBe("error");
-    expect(changes.at(-1)).toEqual(["interrupted", "error"]);
+    expect(m.state).toBe("reconnecting");
+    expect(changes.at(-1)).toEqual(["interrupted", "reconnecting"]);
     expect(vi.getTimerCount()).toBe(0);
   });
 

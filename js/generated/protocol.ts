@@ -1,8 +1,18 @@
 // Generated from src/rt_notebook/wire/widget_protocol.py by scripts/gen_protocol.py: do not edit.
 // The widget ⇄ kernel protocol and the server's bodies: see docs/widget-protocol.md.
 
-/** Connection state of the widget's call. */
-export type Status = "idle" | "connecting" | "connected" | "interrupted" | "closed" | "error";
+/**
+ * Connection state of the widget's call (`reconnecting`: the connection was lost and a new call
+ * with the same session is being set up; the conversation is replayed into it).
+ */
+export type Status =
+  | "idle"
+  | "connecting"
+  | "connected"
+  | "interrupted"
+  | "reconnecting"
+  | "closed"
+  | "error";
 
 /** How the SDP offer is exchanged: the server extension, the kernel, or whichever works. */
 export type SignalingMode = "auto" | "server" | "kernel";
@@ -78,6 +88,12 @@ export type CostFigures = {
   estimated: boolean;
 };
 
+/** What the widget does when a call is lost or about to expire. */
+export type Continuity = {
+  attempts?: number;
+  rollover?: boolean;
+};
+
 /** One entry of an `events` batch: who sent it, when (browser epoch ms), and what. */
 export type EventEntry = {
   dir: Direction;
@@ -127,6 +143,15 @@ export type SendMessage = {
   binary?: BinaryTarget;
 };
 
+/**
+ * After a reconnect (the `rt_notebook.reconnected` event): the conversation so far, as client
+ * events, sent into the new call before anything the kernel sent meanwhile.
+ */
+export type ReplayMessage = {
+  kind: "replay";
+  events: RealtimeEvent[];
+};
+
 /** Completes a kernel-relayed offer: the SDP answer, the call and where it went. */
 export type AcceptedAnswer = {
   kind: "answer";
@@ -166,6 +191,7 @@ export type KernelMessage =
   | ConnectMessage
   | DisconnectMessage
   | SendMessage
+  | ReplayMessage
   | AnswerMessage
   | FileMessage
   | FileRefused;
@@ -339,6 +365,11 @@ export type WidgetModel = {
   audio_constraints: AudioConstraints;
   /** send microphone and assistant audio to the kernel (`audio` messages); written by Python. */
   record_audio: boolean;
+  /**
+   * reconnect attempts after a lost connection, and rollover before the session expires; written by
+   * Python.
+   */
+  continuity: Continuity;
   /**
    * sent with the offer as `local`; scripts the call when it lands on the local backend; written by
    * Python.

@@ -1,7 +1,7 @@
 // What every part of the view shares: element builders and the scope that owns its listeners.
 
 import type { AnyModel } from "@anywidget/types";
-import type { Status, WidgetModel } from "../generated/protocol";
+import type { WidgetModel } from "../generated/protocol";
 import type { SessionChange, SessionHandle } from "../session";
 
 type Props = { class?: string; testid?: string; text?: string; title?: string };
@@ -31,12 +31,7 @@ export function button(text: string, testid: string, title?: string): HTMLButton
   return b;
 }
 
-const LIVE: readonly Status[] = ["connecting", "connected", "interrupted"];
-
-/** Whether a call is under way (setting up, up, or recovering). */
-export function isLive(status: Status | undefined): boolean {
-  return status !== undefined && LIVE.includes(status);
-}
+export { isLive } from "../state";
 
 /** One view's model, session and cleanups: each part registers here, `dispose` undoes all. */
 export class Scope {

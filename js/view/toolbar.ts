@@ -11,12 +11,19 @@ function callControls(scope: Scope): HTMLElement[] {
   const connect = button("Connect", "connect");
   const disconnect = button("Disconnect", "disconnect");
   const status = h("span", { class: "rtnb-pill", testid: "status" });
-  scope.watch(["status"], () => {
+  const render = () => {
     const s = model.get("status") ?? "idle";
-    status.textContent = s;
+    const again = session.reconnecting;
+    // which attempt, and why, while a lost call is being replaced
+    status.textContent = s === "reconnecting" && again ? `${s} ${again.attempt}/${again.of}` : s;
+    status.title = s === "reconnecting" && again ? `Reconnecting: ${again.reason}` : "";
     status.dataset.status = s;
     connect.hidden = isLive(s);
     disconnect.hidden = !isLive(s);
+  };
+  scope.watch(["status"], render);
+  scope.onSession((change) => {
+    if (change === "continuity") render();
   });
   scope.listen(connect, "click", () => void session.connect());
   scope.listen(disconnect, "click", () => session.disconnect());

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,12 +20,14 @@ from tests.e2e.harness import (
     JupyterServer,
     NotebookPage,
     ensure_connected,
+    fresh_connection,
     local_session,
     missing_tools,
     opened,
     running,
     setup_cell,
     wait_for,
+    wait_reply,
     write_notebook,
 )
 
@@ -113,6 +116,94 @@ def test_scrolling_the_widget_out_of_a_windowed_notebook_keeps_the_call(lab: Not
     assert not local_session(lab, call_id)["closed"]
     scroll_to(lab, 0)
     lab.wait_status("connected")
+
+
+TOOL_CELL = """
+_ran = []
+@s.tool
+def add(a: int, b: int) -> int:
+    "Add two numbers."
+    _ran.append((a, b))
+    return a + b
+"""
+
+# After a fault the new call starts its scenario again: its first step answers the replay.
+DROP = [
+    {"say": "Noted."},
+    {"call": "add", "arguments": {"a": 2, "b": 40}},
+    {"say": "Lost.", "fault": "drop_data_channel"},
+]
+CLOSE = [{"say": "Hello."}, {"say": "Lost.", "fault": "close_peer"}]
+
+
+def records_after(page: NotebookPage, t: float, kind: str) -> list[dict[str, Any]]:
+    return [r for r in page.events.events(kind) if float(r["t"]) >= t]
+
+
+def reconnect_after_fault(page: NotebookPage, scenario: list[Any], texts: list[str]) -> float:
+    """Send ``texts`` (the last one meets the fault); the seconds from the loss (as the kernel
+    heard of it) to the new call's session. Checks the new call took the replayed history."""
+    page.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
+    first = fresh_connection(page)
+    since = page.events.mark()
+    for text in texts[:-1]:
+        page.run(f"s.send_text({text!r})")
+        wait_reply(page, str(scenario[0]["say"]), since)
+    page.run(f"s.send_text({texts[-1]!r})")
+    lost = page.events.wait("rt_notebook.reconnecting", since=since, timeout=30)[0]
+    back = page.events.wait("rt_notebook.reconnected", since=since, timeout=30)[0]
+    assert back["event"]["previous_call_id"] == first
+    assert back["event"]["call_id"] not in ("", first)
+    wait_for(
+        lambda: records_after(page, back["t"], "response.output_audio_transcript.done"),
+        timeout=20,
+        what="the new call's reply",
+    )
+    assert page.query("[s.status, s.widget.call_id]") == ["connected", back["event"]["call_id"]]
+    # the new call took every replayed item (echoed it) and refused none
+    replayed = [
+        r["event"]["item"]["id"]
+        for r in page.events.events("conversation.item.create", direction="client")
+        if float(r["t"]) >= back["t"]
+        and str(r["event"]["item"].get("id", "")).startswith("rtnb_replay_")
+    ]
+    added = records_after(page, back["t"], "conversation.item.added")
+    assert replayed
+    assert set(replayed) <= {r["event"]["item"]["id"] for r in added}
+    assert records_after(page, lost["t"], "error") == []
+    return float(back["t"]) - float(lost["t"])
+
+
+def test_a_dropped_data_channel_reconnects_keeping_history_and_one_tool_answer(
+    lab: NotebookPage,
+) -> None:
+    lab.run(TOOL_CELL)
+    took = reconnect_after_fault(lab, DROP, ["Remember the number 42.", "Add 2 and 40."])
+    print(f"drop_data_channel -> reconnected: {took:.2f} s")
+    assert took < 8
+    assert lab.query("_ran") == [[2, 40]]  # the tool ran once
+    outputs = lab.query(
+        "[(e.raw['item'].get('id', ''), e.raw['item']['output']) for e in s.events"
+        " if e.direction == 'client' and e.type == 'conversation.item.create'"
+        " and e.raw['item']['type'] == 'function_call_output']"
+    )
+    # answered once in the lost call, and given once to the new call as its history
+    assert [output for _, output in outputs] == ["42", "42"]
+    assert not outputs[0][0]
+    assert outputs[1][0].startswith("rtnb_replay_")
+    turns = lab.query("[(t.role, t.text) for t in s.transcript]")
+    assert turns.count(["user", "Remember the number 42."]) == 1  # no turn lost, none doubled
+    assert turns.count(["user", "Add 2 and 40."]) == 1
+    assert turns.count(["assistant", "Noted."]) == 2  # before, and the new call's answer
+
+
+def test_a_closed_peer_reconnects_keeping_history(lab: NotebookPage) -> None:
+    took = reconnect_after_fault(lab, CLOSE, ["One.", "Two."])
+    print(f"close_peer -> reconnected: {took:.2f} s")
+    assert took < 8
+    turns = lab.query("[(t.role, t.text) for t in s.transcript]")
+    assert turns.count(["user", "One."]) == 1
+    assert turns.count(["user", "Two."]) == 1
 
 
 def test_rerunning_the_creating_cell_ends_the_old_call(lab: NotebookPage) -> None:

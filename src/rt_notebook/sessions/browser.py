@@ -218,6 +218,9 @@ class RealtimeSession(SessionCore):
             return
         self._send_widget({"kind": "send", "event": event})
 
+    def _send_replay(self, events: list[dict[str, Any]]) -> None:
+        self._send_widget({"kind": "replay", "events": events})
+
     def _config_changed(self, config: dict[str, Any]) -> None:
         self.widget.session_config = config
 

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import inspect
 import io
+import itertools
 import sys
 import traceback
 import warnings
@@ -43,12 +44,17 @@ from ..wire.session_config import (
 from ..wire.widget_protocol import Status
 from . import registry
 from .options import SessionOptions, config_errors_at_caller
+from .replay import conversation_items, replay_events, wants_response, within_budget
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
 
 log = redacting_logger(__name__)
 
 Handler = Callable[[RealtimeEvent], Any]
+RECONNECTING = "rt_notebook.reconnecting"
+"""The widget lost the call and is setting up a new one (``attempt``, ``of``, ``reason``)."""
+RECONNECTED = "rt_notebook.reconnected"
+"""A new call replaced the lost one (``call_id``, ``previous_call_id``, ``rollover``)."""
 _MAX_REPORT = 2000  # characters of a bad event's traceback shown
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound="SessionCore")
@@ -87,6 +93,11 @@ class SessionCore(SessionAnalysis):
         self._usage = RunningUsage()
         self._model: str | None = None
         self._sequencer = ResponseSequencer(self._transmit)
+        self.replay_tokens = 4000
+        """How much of the conversation (estimated tokens, newest kept) a new call gets after
+        a reconnect or rollover."""
+        self._replayed: set[str] = set()
+        self._replay_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.register(self)
 
@@ -126,6 +137,11 @@ class SessionCore(SessionAnalysis):
 
     def _config_changed(self, config: dict[str, Any]) -> None:
         """The session config for later connections changed."""
+
+    def _send_replay(self, events: list[dict[str, Any]]) -> None:
+        """Put the replayed conversation into the new call, before anything sent meanwhile."""
+        for event in events:
+            self._transmit(event)
 
     # ---- configuration ------------------------------------------------------------------------
 
@@ -277,8 +293,13 @@ class SessionCore(SessionAnalysis):
         consumer and event type) and the others still see it.
         """
         event = self.events.append(raw, t, direction)
-        self._guard("transcript", event, self.transcript.update, event)
+        if not self._replayed or not self._is_replayed(raw):
+            self._guard("transcript", event, self.transcript.update, event)
         if direction == "server":
+            if event.type == RECONNECTING:
+                self._sequencer.pause()
+            elif event.type == RECONNECTED:
+                self._guard("replay", event, self._replay)
             if event.type in ("session.created", "session.updated"):
                 self._guard("model check", event, self._notice_models, as_dict(event.session))
             self._usage.add(event)  # keeps only usage events and the models they are priced by
@@ -292,6 +313,20 @@ class SessionCore(SessionAnalysis):
                 self._guard("model", event, self._note_model, event)
         self._dispatch(event)
         return event
+
+    def _replay(self) -> None:
+        """A new call replaced a lost one: give it the conversation, then carry on."""
+        items = within_budget(conversation_items(self.events), self.replay_tokens)
+        events = replay_events(items, self._replay_ids)
+        self._replayed.update(e["item"]["id"] for e in events)
+        self._send_replay(events)
+        self._sequencer.resume(respond=wants_response(items))
+
+    def _is_replayed(self, raw: dict[str, Any]) -> bool:
+        """An echo of a replayed item (already in the transcript)."""
+        item = raw.get("item")
+        item_id = item.get("id") if isinstance(item, dict) else raw.get("item_id")
+        return item_id in self._replayed
 
     def _guard(
         self, consumer: str, event: RealtimeEvent, step: Callable[..., Any], *args: Any

@@ -29,16 +29,33 @@ class ResponseSequencer:
         """The id of the response in progress (or ``"requested"`` until it is created)."""
         self.stopped = False
         """True once :meth:`stop` was called: nothing more is requested (e.g. a budget)."""
+        self.paused = False
+        """True while the call is being replaced: requests wait for the new one."""
 
     def stop(self) -> None:
         """Never send another ``response.create``."""
         self.stopped = True
         self._pending.clear()
 
+    def pause(self) -> None:
+        """The call was lost: its response is gone; requests wait for :meth:`resume`."""
+        self.paused = True
+        self.active = None
+        self._requested.clear()
+
+    def resume(self, *, respond: bool = False) -> None:
+        """A new call carries the conversation: send what waited, or (with ``respond``, when
+        nothing waited) ask for the reply the lost call never gave."""
+        self.paused = False
+        if respond and not self._pending and not self._tools:
+            self._pending.append(None)
+        self._flush()
+
     @property
     def busy(self) -> bool:
-        """True while a response runs, is being requested, or tools are still running."""
-        return self.active is not None or bool(self._tools)
+        """True while a response runs, is being requested, tools are still running, or the
+        call is being replaced."""
+        return self.active is not None or bool(self._tools) or self.paused
 
     def request(self, params: dict[str, Any] | None = None) -> None:
         """Ask for a response as soon as the server can take one."""

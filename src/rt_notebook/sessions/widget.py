@@ -55,6 +55,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     local_options = synced("local_options")
     route = synced("route")
     cost = synced("cost")
+    continuity = synced("continuity")
 
     @validate("error")
     def _redacted_error(self, proposal: Any) -> Any:

@@ -18,9 +18,11 @@ from typing_extensions import NotRequired, TypeAliasType, TypedDict
 # ---- names and values -------------------------------------------------------------------
 
 Status = TypeAliasType(
-    "Status", Literal["idle", "connecting", "connected", "interrupted", "closed", "error"]
+    "Status",
+    Literal["idle", "connecting", "connected", "interrupted", "reconnecting", "closed", "error"],
 )
-"""Connection state of the widget's call."""
+"""Connection state of the widget's call (`reconnecting`: the connection was lost and a new
+call with the same session is being set up; the conversation is replayed into it)."""
 SignalingMode = TypeAliasType("SignalingMode", Literal["auto", "server", "kernel"])
 """How the SDP offer is exchanged: the server extension, the kernel, or whichever works."""
 BackendName = TypeAliasType("BackendName", Literal["openai", "local"])
@@ -85,6 +87,15 @@ class CostFigures(TypedDict):
     output_tokens: int
     usd: float
     estimated: bool
+
+
+class Continuity(TypedDict, total=False):
+    """What the widget does when a call is lost or about to expire."""
+
+    attempts: int
+    """New calls tried after the connection is lost (`0`: none, the session ends)."""
+    rollover: bool
+    """Before the session's `expires_at`, move to a new call without a gap."""
 
 
 class EventEntry(TypedDict):
@@ -191,6 +202,13 @@ TRAITS: tuple[Trait, ...] = (
         "send microphone and assistant audio to the kernel (`audio` messages)",
     ),
     Trait(
+        "continuity",
+        Continuity,
+        {"attempts": 3, "rollover": True},
+        "Python",
+        "reconnect attempts after a lost connection, and rollover before the session expires",
+    ),
+    Trait(
         "local_options",
         LocalOptions,
         {},
@@ -240,6 +258,14 @@ class SendMessage(TypedDict):
     binary: NotRequired[BinaryTarget]
 
 
+class ReplayMessage(TypedDict):
+    """After a reconnect (the `rt_notebook.reconnected` event): the conversation so far, as
+    client events, sent into the new call before anything the kernel sent meanwhile."""
+
+    kind: Literal["replay"]
+    events: list[RealtimeEvent]
+
+
 class AcceptedAnswer(TypedDict):
     """Completes a kernel-relayed offer: the SDP answer, the call and where it went."""
 
@@ -282,7 +308,13 @@ class FileRefused(TypedDict):
 
 KernelMessage = TypeAliasType(
     "KernelMessage",
-    ConnectMessage | DisconnectMessage | SendMessage | AnswerMessage | FileMessage | FileRefused,
+    ConnectMessage
+    | DisconnectMessage
+    | SendMessage
+    | ReplayMessage
+    | AnswerMessage
+    | FileMessage
+    | FileRefused,
 )
 """Every custom message the kernel sends the widget."""
 

@@ -1,0 +1,243 @@
+// The reconnect state machine of a session: bounded backoff, markers for the kernel, the
+// kernel's replay into the new call before anything held, cancellable, rollover at expiry.
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { now } from "../clock";
+import type { EventEntry, WidgetModel } from "../generated/protocol";
+import type { PeerOptions } from "../peer";
+import type { SessionDeps } from "../session";
+import { backoffMs, RECONNECTED, RECONNECTING, ROLLOVER_REASON, Session } from "../session";
+import { ExtensionClient } from "../signaling";
+import { FakeModel, FakePeer, routedFetch } from "./fakes";
+
+function harness(attrs: Partial<WidgetModel> = {}, deps: Partial<SessionDeps> = {}) {
+  const model = new FakeModel(attrs);
+  const peers: FakePeer[] = [];
+  const session = new Session(model.asModel(), {
+    openPeer: async (options: PeerOptions) => {
+      const peer = new FakePeer(options);
+      peers.push(peer);
+      return peer;
+    },
+    client: new ExtensionClient("/", routedFetch({})),
+    pageConfig: () => true,
+    secureContext: () => true,
+    ...deps,
+  });
+  return { model, session, peers };
+}
+type H = ReturnType<typeof harness>;
+
+/** Answer the n-th offer as the kernel relay would, then start the session on the channel. */
+async function answer(h: H, n: number, session: Record<string, unknown> = {}): Promise<FakePeer> {
+  await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBeGreaterThan(n));
+  const offer = h.model.sentOfKind("offer")[n] ?? {};
+  h.model.kernel({
+    kind: "answer",
+    id: offer.id,
+    sdp: "v=0\r\nanswer",
+    call_id: `rtc_${n}`,
+    backend: "local",
+  });
+  await vi.waitFor(() => expect(h.peers.length).toBe(n + 1));
+  const peer = h.peers[n] as FakePeer;
+  await vi.waitFor(() => expect(h.model.attrs.call_id).toBe(`rtc_${n}`));
+  peer.open();
+  peer.receive({ type: "session.created", session });
+  return peer;
+}
+
+function entries(h: H): EventEntry[] {
+  return h.model.sentOfKind("events").flatMap((m) => m.batch as EventEntry[]);
+}
+function markers(h: H, type: string): Record<string, unknown>[] {
+  return entries(h)
+    .filter((e) => e.event.type === type)
+    .map((e) => e.event);
+}
+
+afterEach(() => vi.useRealTimers());
+
+describe("reconnect", () => {
+  it("backs off 250 ms doubling, capped at 4 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 9].map(backoffMs)).toEqual([250, 500, 1000, 2000, 4000, 4000, 4000]);
+  });
+
+  it("replaces a call whose channel closed, and tells the kernel in order", async () => {
+    const h = harness();
+    void h.session.connect();
+    const first = await answer(h, 0);
+    expect(h.model.attrs.status).toBe("connected");
+    first.options.onChannelClose();
+    expect(first.closed).toBe(true);
+    expect(h.model.attrs.status).toBe("reconnecting");
+    expect(h.session.reconnecting).toEqual({
+      attempt: 1,
+      of: 3,
+      reason: "the data channel closed",
+    });
+    const second = await answer(h, 1);
+    expect(h.model.attrs.status).toBe("connected");
+    expect(h.model.attrs.call_id).toBe("rtc_1");
+    expect(h.session.reconnecting).toBeNull();
+    expect(markers(h, RECONNECTING)).toEqual([
+      {
+        type: RECONNECTING,
+        attempt: 1,
+        of: 3,
+        reason: "the data channel closed",
+        call_id: "rtc_0",
+      },
+    ]);
+    expect(markers(h, RECONNECTED)).toEqual([
+      {
+        type: RECONNECTED,
+        attempt: 1,
+        reason: "the data channel closed",
+        rollover: false,
+        call_id: "rtc_1",
+        previous_call_id: "rtc_0",
+      },
+    ]);
+    // the marker comes after the new call's session.created
+    const types = entries(h).map((e) => e.event.type);
+    expect(types.lastIndexOf("session.created")).toBeLessThan(types.indexOf(RECONNECTED));
+    expect(second.closed).toBe(false);
+  });
+
+  it("sends the kernel's replay first, then what the kernel sent meanwhile, each once", async () => {
+    const h = harness();
+    void h.session.connect();
+    const first = await answer(h, 0);
+    first.options.onIceState("failed");
+    const output = {
+      type: "conversation.item.create",
+      item: { type: "function_call_output", call_id: "call_1", output: "42" },
+    };
+    h.model.kernel({ kind: "send", event: output }); // a tool finished during the gap
+    h.model.kernel({ kind: "send", event: { type: "response.create" } });
+    const second = await answer(h, 1);
+    expect(second.wire).toEqual([]); // held until the replay
+    const history = {
+      type: "conversation.item.create",
+      item: {
+        id: "rtnb_replay_1",
+        type: "function_call",
+        call_id: "call_1",
+        name: "f",
+        arguments: "{}",
+      },
+    };
+    h.model.kernel({ kind: "replay", events: [history] });
+    expect(second.wire).toEqual([history, output, { type: "response.create" }]);
+    expect(first.wire.filter((e) => e.type === "conversation.item.create")).toEqual([]);
+    // a second replay (stale) changes nothing; later sends go straight out
+    h.model.kernel({ kind: "replay", events: [history] });
+    h.model.kernel({ kind: "send", event: { type: "response.cancel" } });
+    expect(second.wire).toHaveLength(4);
+    // the replayed item's echo is not a new transcript turn
+    second.receive({
+      type: "conversation.item.added",
+      item: {
+        id: "rtnb_replay_1",
+        type: "message",
+        role: "user",
+        content: [{ type: "input_text", text: "old" }],
+      },
+    });
+    expect(h.session.transcript.turns).toHaveLength(0);
+  });
+
+  it("goes to the next attempt when a new call fails, and gives up after the last", async () => {
+    const h = harness({ continuity: { attempts: 2 } }, { sessionTimeoutMs: 1000 });
+    void h.session.connect();
+    const first = await answer(h, 0);
+    vi.useFakeTimers();
+    first.options.onChannelClose();
+    vi.advanceTimersByTime(backoffMs(1));
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(2));
+    h.model.kernel({
+      kind: "answer",
+      id: h.model.sentOfKind("offer")[1]?.id,
+      error: { code: "boom", message: "no", status: 500 },
+    });
+    await vi.waitFor(() => expect(h.session.reconnecting?.attempt).toBe(2));
+    expect(h.model.attrs.status).toBe("reconnecting");
+    vi.advanceTimersByTime(backoffMs(2));
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(3));
+    const offer = h.model.sentOfKind("offer")[2] ?? {};
+    h.model.kernel({
+      kind: "answer",
+      id: offer.id,
+      sdp: "v=0\r\nx",
+      call_id: "rtc_2",
+      backend: "local",
+    });
+    await vi.waitFor(() => expect(h.model.attrs.call_id).toBe("rtc_2"));
+    expect(h.peers).toHaveLength(3); // one per attempt
+    vi.advanceTimersByTime(1000); // no session.created on the last attempt
+    expect(h.model.attrs.status).toBe("error");
+    expect(h.model.attrs.error?.message).toContain("after 2 attempts");
+    expect(h.peers.every((p) => p.closed)).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("is cancelled by Disconnect while waiting, and no new call is made", async () => {
+    const h = harness();
+    void h.session.connect();
+    const first = await answer(h, 0);
+    vi.useFakeTimers();
+    first.options.onChannelClose();
+    h.session.disconnect();
+    vi.advanceTimersByTime(10_000);
+    expect(h.model.attrs.status).toBe("closed");
+    expect(h.model.sentOfKind("offer")).toHaveLength(1);
+    expect(h.session.reconnecting).toBeNull();
+  });
+
+  it("keeps the transcript across the new call", async () => {
+    const h = harness();
+    void h.session.connect();
+    const first = await answer(h, 0);
+    first.receive({
+      type: "conversation.item.added",
+      item: {
+        id: "u1",
+        type: "message",
+        role: "user",
+        content: [{ type: "input_text", text: "hi" }],
+      },
+    });
+    first.options.onChannelClose();
+    await answer(h, 1);
+    expect(h.session.transcript.turns.map((t) => t.id)).toEqual(["u1"]);
+  });
+});
+
+describe("rollover", () => {
+  it("moves to a new call before expires_at, and the marker says it was a rollover", async () => {
+    const h = harness();
+    void h.session.connect();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const expiresAt = (now() + 100_000) / 1000;
+    const first = await answer(h, 0, { expires_at: expiresAt });
+    vi.advanceTimersByTime(69_000);
+    expect(first.closed).toBe(false);
+    vi.advanceTimersByTime(1_000); // 30 s before it expires
+    expect(first.closed).toBe(true);
+    expect(h.session.reconnecting?.reason).toBe(ROLLOVER_REASON);
+    vi.advanceTimersByTime(backoffMs(1));
+    vi.useRealTimers();
+    await answer(h, 1);
+    expect(markers(h, RECONNECTED)[0]).toMatchObject({ rollover: true, previous_call_id: "rtc_0" });
+  });
+
+  it("does not roll over when continuity.rollover is off", async () => {
+    const h = harness({ continuity: { attempts: 3, rollover: false } });
+    void h.session.connect();
+    vi.useFakeTimers();
+    const first = await answer(h, 0, { expires_at: Math.floor(Date.now() / 1000) + 10 });
+    vi.advanceTimersByTime(60_000);
+    expect(first.closed).toBe(false);
+  });
+});
