@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16
 from tests.local.harness import (
     LiveWsClient,
+    WsClient,
     espeak_pcm,
     live_text_turn,
     running_backend,
@@ -436,3 +438,12 @@ async def test_a_session_expires_with_a_reason() -> None:
     assert closed["session"]["expires_at"] == started["expires_at"]
     assert closed["session"]["status"] == "active"  # Live keeps "active" in the last snapshot
     conformant(client)
+
+
+async def test_a_live_model_on_the_realtime_endpoint_is_an_invalid_model() -> None:
+    async with running_backend() as (_, url):
+        with pytest.raises(HTTPClientError) as refused:
+            await WsClient.open(url, "model=gpt-live-1")
+    assert refused.value.code == 400
+    assert refused.value.response is not None
+    assert b"invalid_model" in (refused.value.response.body or b"")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..errors import RealtimeError
 from ..wire.live_config import LiveTransport, validate_live_session
 from ..wire.models import DEFAULT_MODEL
+from ..wire.protocols import protocol_for_model
 from ..wire.session_config import SessionConfigError, apply_update, validate_session
 from ..wire.sideband import InProcessSideband, Sideband
 from ..wire.signaling import CallAnswer, check_depth
@@ -268,6 +269,15 @@ class LocalRealtime:
     def session_config(self, requested: object) -> dict[str, Any]:
         """The effective session for a request: our defaults updated with a valid config."""
         check_depth(requested, "session")
+        model = requested.get("model") if isinstance(requested, dict) else None
+        if isinstance(model, str) and protocol_for_model(model) == "live":  # as OpenAI answers
+            raise RealtimeError(
+                400,
+                "invalid_model",
+                f"{model} is a GPT-Live model: it takes Live sessions (/v1/live/sessions), "
+                "not Realtime ones.",
+                param="session.model",
+            )
         try:
             update = validate_session({} if requested is None else requested)
         except SessionConfigError as exc:
