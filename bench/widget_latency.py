@@ -771,9 +771,10 @@ window.closeCall = () => {
 </script>
 """
 
-# P5, in either page: the end of the caller's speech (the last loud block of the mic track
-# sent) → the first loud block of the reply (the remote track), both on one AudioContext's
-# clock, read every 5 ms; one figure per turn.
+# P5, in either page: the end of the caller's speech (the last loud 128-sample block of the mic
+# track sent) → the first loud block of the reply (the remote track), both read on the audio
+# thread (an AudioWorklet, so the page's main thread adds no jitter) against one AudioContext's
+# clock; one figure per turn.
 AUDIO_TURNS = """async (seconds) => {
   const peers = window.__rtnbPeers || [];
   const pc = peers[peers.length - 1];
@@ -783,33 +784,38 @@ AUDIO_TURNS = """async (seconds) => {
   if (!sent || !received) throw new Error("no audio both ways");
   const ctx = new AudioContext();
   await ctx.resume();
-  const tap = (track) => {
-    const node = ctx.createAnalyser();
-    node.fftSize = 256;
-    ctx.createMediaStreamSource(new MediaStream([track])).connect(node);
-    return node;
-  };
-  const mic = tap(sent.track), reply = tap(received.track);
-  const block = new Float32Array(256);
-  const level = (node) => {
-    node.getFloatTimeDomainData(block);
-    let sum = 0;
-    for (const x of block) sum += x * x;
-    return Math.sqrt(sum / block.length);
-  };
+  const processor = `
+    const level = (block) => {
+      if (!block) return 0;
+      let sum = 0;
+      for (let i = 0; i < block.length; i++) sum += block[i] * block[i];
+      return Math.sqrt(sum / block.length);
+    };
+    registerProcessor("rtnb-turn-tap", class extends AudioWorkletProcessor {
+      constructor() { super(); this.spokeAt = null; this.waiting = false; }
+      process(inputs) {
+        const start = currentTime * 1000, span = 128 / sampleRate * 1000;
+        if (level(inputs[0][0]) > 0.01) { this.spokeAt = start + span; this.waiting = true; }
+        else if (this.waiting && level(inputs[1][0]) > 0.01) {
+          this.port.postMessage(start - this.spokeAt);
+          this.waiting = false;
+        }
+        return true;
+      }
+    });`;
+  const url = URL.createObjectURL(new Blob([processor], {type: "text/javascript"}));
+  await ctx.audioWorklet.addModule(url);
+  const tap = new AudioWorkletNode(ctx, "rtnb-turn-tap", {numberOfInputs: 2, numberOfOutputs: 1});
+  ctx.createMediaStreamSource(new MediaStream([sent.track])).connect(tap, 0, 0);
+  ctx.createMediaStreamSource(new MediaStream([received.track])).connect(tap, 0, 1);
+  const silent = ctx.createGain();
+  silent.gain.value = 0;
+  tap.connect(silent).connect(ctx.destination);
   const turns = [];
-  let spokeAt = null, waiting = false;
-  const timer = setInterval(() => {
-    const now = ctx.currentTime * 1000;
-    if (level(mic) > 0.01) { spokeAt = now; waiting = true; return; }
-    if (waiting && spokeAt !== null && level(reply) > 0.01) {
-      turns.push(now - spokeAt);
-      waiting = false;
-    }
-  }, 5);
+  tap.port.onmessage = (e) => turns.push(e.data);
   await new Promise((done) => setTimeout(done, seconds * 1000));
-  clearInterval(timer);
   await ctx.close();
+  URL.revokeObjectURL(url);
   return turns;
 }"""
 
