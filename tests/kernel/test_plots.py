@@ -318,6 +318,10 @@ def crowded_session() -> rt.RealtimeSession:
             (t + 0.6, ev("output_audio_buffer.stopped", response_id=rid)),
         ]
 
+    tool_output = {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "call_id": "c9", "output": "ok"},
+    }
     script: list[tuple[float, Any]] = [
         (1000.0, ev("session.created", session={"type": "realtime", "model": "gpt-realtime"})),
         (1001.0, lambda: s.send_text("Tell me a story about a lighthouse", respond=False)),
@@ -325,6 +329,7 @@ def crowded_session() -> rt.RealtimeSession:
         (1001.5, lambda: s.send_text("Stop, thank you.", respond=False)),
         (1001.5, typed("u2", "Stop, thank you.")),
         *reply("r1", "a1", 1001.6, "Sure."),
+        (1001.65, lambda: s.send(tool_output)),  # a second trigger just after: labels meet
         *reply("r2", "a2", 1001.7, "Okay."),
     ]
     for k in range(4):  # short spoken turns in a row
@@ -397,3 +402,7 @@ def test_labels_never_overlap(session: str) -> None:
         labels = [t.get_text() for t in figures[0].findobj(Text) if t.get_visible()]
         assert any(text.startswith("“Tell me") for text in labels)  # both typed turns readable
         assert "“Stop, thank you.”" in labels
+        # two responses whose latency labels met at one x: all four figures still shown
+        for gid in ("latency:response_ms", "latency:first_output_ms"):
+            shown = [t.get_text() for t in by_gid(figures[0], gid) if t.get_visible()]
+            assert len(shown) == 2, gid
