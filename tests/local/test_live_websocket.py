@@ -392,7 +392,7 @@ async def test_malformed_frames_are_refused_and_the_session_goes_on() -> None:
 
 async def test_the_live_test_turn_runs_locally() -> None:
     """tests/live/test_openai_live.py's steps, against the local backend."""
-    async with running_backend() as (_, url):
+    async with running_backend(realtime_factor=FAST) as (_, url):
         client = await live_text_turn(url)
     assert client.of("session.commentary.appended")[0]["client_event_id"] == "ask"
     assert said(client) == 'You said: "The user typed: say hello.".'
