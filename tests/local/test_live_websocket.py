@@ -97,6 +97,9 @@ async def test_voice_turn_from_speech(speech: np.ndarray) -> None:
     assert set(closed["usage"]) == {"seconds"}  # active/paused: WebRTC only
     assert record.audio_in_ms > spoken_ms
     assert len(record.turns) == 1
+    appends = [e for e in record.client_events if e["type"] == "session.input_audio.append"]
+    assert appends
+    assert all("audio" not in e and e["audio_chars"] > 0 for e in appends)  # bounded record
     conformant(client)
     assert_in_order(
         client.types(),

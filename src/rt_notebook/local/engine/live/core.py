@@ -182,7 +182,7 @@ class LiveEngine:
     def handle_event(self, event: dict[str, Any], source: Source | None = None) -> None:
         """One client event, already parsed, from ``source`` (default: the primary)."""
         source = source or self.primary
-        self.record.client_events.append(event)
+        self.record.client_events.append(_recorded(event))
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         kind = event.get("type")
         try:
@@ -402,6 +402,15 @@ class LiveEngine:
 
 DEFAULT_LIVE_INSTRUCTIONS = DEFAULT_INSTRUCTIONS.replace("Realtime API", "GPT-Live API")
 """What ``session.started`` shows when the session gives no instructions."""
+
+
+def _recorded(event: dict[str, Any]) -> dict[str, Any]:
+    """A client event as the record keeps it: an append's audio only by its length (a Live
+    client streams audio, silence included, for as long as the session lasts)."""
+    audio = event.get("audio")
+    if event.get("type") == "session.input_audio.append" and isinstance(audio, str):
+        return {**{k: v for k, v in event.items() if k != "audio"}, "audio_chars": len(audio)}
+    return event
 
 
 def _where(source: Source) -> str:
