@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from .access import Access, normalize_origin
 from .backend import LocalOptions, LocalRealtime
 from .responders import load_scenario
 from .server import MAX_BODY_BYTES, make_app
+from .workers import serve_workers, until_signalled, worker_count
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -153,8 +153,6 @@ def origin(text: str) -> str:
 
 def workers(text: str) -> int:
     """A ``--workers`` value."""
-    from .workers import worker_count
-
     try:
         return worker_count(text)
     except ValueError as exc:
@@ -189,18 +187,13 @@ async def serve(args: argparse.Namespace) -> None:
         "only the --api-key key is accepted" if access.api_key else "any Bearer key is accepted",
         "".join(f", {o}" for o in sorted(access.allow_origins)),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await until_signalled()
     server.stop()
     await backend.close()
 
 
 async def serve_front(args: argparse.Namespace, argv: Sequence[str]) -> None:
     """``--workers N``: a front on the port, N worker processes behind it; until a signal."""
-    from .workers import serve_workers
 
     async with serve_workers(args.workers, argv, host=args.host, port=args.port) as (_, url):
         logging.getLogger(__name__).info(
@@ -209,11 +202,7 @@ async def serve_front(args: argparse.Namespace, argv: Sequence[str]) -> None:
             url,
             args.workers,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_signalled()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

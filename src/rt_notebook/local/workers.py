@@ -40,7 +40,15 @@ from tornado.netutil import bind_sockets
 from .access import Access
 from .backend import LocalRealtime
 
-__all__ = ["WorkerPool", "front_app", "run_worker", "serve_workers", "worker_app", "worker_count"]
+__all__ = [
+    "WorkerPool",
+    "front_app",
+    "run_worker",
+    "serve_workers",
+    "until_signalled",
+    "worker_app",
+    "worker_count",
+]
 
 _KNOWN_IDS = 10_000  # ids remembered per kind (oldest forgotten first)
 _ID_PATH = re.compile(r"^/v1/(?:realtime/calls|live/sessions|local/sessions)/([^/?]+)")
@@ -395,17 +403,22 @@ def worker_app(backend: LocalRealtime, access: Access) -> web.Application:
     return app
 
 
-async def run_worker(backend: LocalRealtime, access: Access, port: int) -> None:
-    """Serve ``backend`` on ``127.0.0.1:port`` as a worker until SIGINT or SIGTERM."""
+async def until_signalled() -> None:
+    """Return once this process gets SIGINT or SIGTERM."""
     import signal
 
-    server = HTTPServer(worker_app(backend, access))
-    server.listen(port, "127.0.0.1")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+async def run_worker(backend: LocalRealtime, access: Access, port: int) -> None:
+    """Serve ``backend`` on ``127.0.0.1:port`` as a worker until SIGINT or SIGTERM."""
+    server = HTTPServer(worker_app(backend, access))
+    server.listen(port, "127.0.0.1")
+    await until_signalled()
     server.stop()
     await backend.close()
 
