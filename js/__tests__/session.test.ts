@@ -456,3 +456,41 @@ describe("Session behind a JupyterHub class service", () => {
     expect(h.model.attrs.error).toBeNull();
   });
 });
+
+describe("Session downloads and settings", () => {
+  it("asks the kernel for a file and resolves with the bytes of its answer", async () => {
+    const h = harness();
+    const pending = h.session.download("transcript.md");
+    const ask = h.model.sentOfKind("download")[0] ?? {};
+    expect(ask).toMatchObject({ kind: "download", what: "transcript.md" });
+    const bytes = new TextEncoder().encode("# hi");
+    h.model.kernel({ kind: "file", id: "other", name: "x", mime: "text/plain" }, [
+      new DataView(bytes.buffer),
+    ]); // someone else's answer is ignored
+    h.model.kernel({ kind: "file", id: ask.id, name: "t.md", mime: "text/markdown" }, [
+      new DataView(bytes.buffer),
+    ]);
+    const file = await pending;
+    expect([file.name, file.mime, file.data.byteLength]).toEqual(["t.md", "text/markdown", 4]);
+  });
+
+  it("rejects with the kernel's reason, or when the answer has no buffer", async () => {
+    const h = harness();
+    const refused = h.session.download("mic.wav");
+    const first = h.model.sentOfKind("download")[0] ?? {};
+    h.model.kernel({ kind: "file", id: first.id, error: { code: "x", message: "Nothing yet" } });
+    await expect(refused).rejects.toThrow("Nothing yet");
+    const empty = h.session.download("events.jsonl");
+    const second = h.model.sentOfKind("download")[1] ?? {};
+    h.model.kernel({ kind: "file", id: second.id, name: "e", mime: "application/jsonl" });
+    await expect(empty).rejects.toThrow("no file");
+  });
+
+  it("sends the settings form's change for the kernel to validate", () => {
+    const h = harness();
+    h.session.configure({ voice: "cedar", turn_mode: "semantic_vad" });
+    expect(h.model.sentOfKind("configure")).toEqual([
+      { kind: "configure", voice: "cedar", turn_mode: "semantic_vad" },
+    ]);
+  });
+});

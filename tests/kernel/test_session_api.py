@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import rt_notebook as rt
 from rt_notebook.testing import ScriptedFrontend
@@ -445,3 +447,42 @@ def test_a_failed_connect_is_reported_under_the_calling_cell() -> None:
         s.widget.error = {"code": "other", "message": "a later error, not this attempt's"}
     updates = [o.data["text/plain"] for o in captured.outputs if o.update]
     assert updates == ["Could not connect: Microphone access was denied"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    kind=st.sampled_from(["download", "configure"]),
+    fields=st.dictionaries(
+        st.sampled_from(["id", "what", "voice", "instructions", "turn_mode", "x"]), _JSON
+    ),
+)
+def test_any_settings_or_download_message_is_answered_or_refused_never_raises(
+    kind: str, fields: dict[str, Any]
+) -> None:
+    s = rt.RealtimeSession()
+    frontend = ScriptedFrontend(s)
+    before = s.config
+    ask(s, frontend, {**fields, "kind": kind})  # never raises
+    from rt_notebook.wire.session_config import validate_session
+
+    assert validate_session(s.config) == s.config  # still a valid session config
+    if kind == "configure" and s.widget.error:
+        assert s.config == before  # a refused change changes nothing
+        assert s.widget.error["code"] == "invalid_settings"
+    for message in frontend.messages:
+        assert message["kind"] == "file"
+        assert message["id"] == str(fields.get("id", ""))
