@@ -221,3 +221,16 @@ def test_recordings_keep_their_transcript_despite_junk(tmp_path: Path) -> None:
     )
     recorded = load_session(path)
     assert [t.text for t in recorded.transcript] == ["Hi there", "Hello there."]
+
+
+def test_bad_event_counts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, frontend = fuzzable_session()
+
+    def broken(event: rt.RealtimeEvent) -> None:
+        raise RuntimeError("transcript bug")
+
+    monkeypatch.setattr(s.transcript, "update", broken)
+    frontend.emit(*(_ev(f"invented.{n}." + "x" * 1000) for n in range(500)))
+    assert len(s.bad_events) <= 201
+    assert s.bad_events[("transcript", "(other types)")] == 300
+    assert len(s.output.outputs) <= 201

@@ -56,6 +56,8 @@ RECONNECTING = "rt_notebook.reconnecting"
 RECONNECTED = "rt_notebook.reconnected"
 """A new call replaced the lost one (``call_id``, ``previous_call_id``, ``rollover``)."""
 _MAX_REPORT = 2000  # characters of a bad event's traceback shown
+_MAX_BAD_KINDS = 200  # distinct (consumer, type) pairs counted in bad_events
+_MAX_KIND = 100  # characters of an event type kept as a key
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound="SessionCore")
 
@@ -338,13 +340,15 @@ class SessionCore(SessionAnalysis):
             self._bad_event(consumer, event)
 
     def _bad_event(self, consumer: str, event: RealtimeEvent) -> None:
-        key = (consumer, event.type)
+        key = (consumer, event.type[:_MAX_KIND])
+        if key not in self.bad_events and len(self.bad_events) >= _MAX_BAD_KINDS:
+            key = (consumer, "(other types)")  # a stream of invented types stays bounded
         self.bad_events[key] = self.bad_events.get(key, 0) + 1
         if self.bad_events[key] > 1:
             return  # reported once per kind, not a flood
         detail = traceback.format_exc(limit=3)[-_MAX_REPORT:]
         text = (
-            f"A malformed {event.type!r} event (#{event.seq}) broke the {consumer}; it was "
+            f"A malformed {key[1]!r} event (#{event.seq}) broke the {consumer}; it was "
             f"skipped and the session carries on (reported once per kind).\n{detail}"
         )
         log.warning("rt_notebook: %s", text)
