@@ -18,6 +18,7 @@ from rt_notebook.local.engine.live.audio import LiveFormat
 from rt_notebook.local.engine.live.dispatch import NEVER_ON
 from rt_notebook.local.engine.live.usage import LiveUsage
 from rt_notebook.local.responders import make_responder
+from rt_notebook.local.server import LiveWriter
 from rt_notebook.local.transcribe import HonestTranscriber
 from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16, to_pcm16
 from tests.protocol import LIVE_CLIENT_TYPES, assert_live_server_event
@@ -135,3 +136,34 @@ def test_any_session_of_an_exchange_is_a_config_or_a_4xx(session: Any, transport
     assert 200 <= status < 500
     assert param.startswith("session")
     assert model == "gpt-live-1"
+
+
+class _StalledSocket:
+    """A WebSocket whose client reads nothing: writes never flush."""
+
+    def __init__(self) -> None:
+        self.ws_connection = self
+        self.written: list[asyncio.Future[None]] = []
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write_message(self, message: str) -> asyncio.Future[None]:
+        self.written.append(asyncio.get_running_loop().create_future())
+        return self.written[-1]
+
+
+async def test_a_client_that_does_not_read_gets_no_more_than_50_frames_queued() -> None:
+    socket = _StalledSocket()
+    writer = LiveWriter(socket)  # type: ignore[arg-type]
+    for _ in range(120):
+        writer({"type": "session.output_audio.delta", "delta": "AAAA"})
+    writer({"type": "session.usage.updated", "event_id": "e", "usage": {"seconds": 1.0}})
+    assert len(socket.written) == 51  # 50 frames and the event
+    assert writer.dropped == 70
+    for future in socket.written:
+        future.set_result(None)
+    await asyncio.sleep(0)
+    assert writer.pending == 0
+    writer({"type": "session.output_audio.delta", "delta": "AAAA"})
+    assert len(socket.written) == 52

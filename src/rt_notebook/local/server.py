@@ -385,6 +385,35 @@ LIVE_BODY_LIMIT = MAX_OFFER_BYTES + SESSION_BODY_ALLOWANCE
 """The largest ``POST /v1/live/sessions`` body: an offer and a session config."""
 
 
+class LiveWriter:
+    """Writes Live server events to a socket. Audio (continuous, without ``event_id``) is
+    dropped while a client that does not read has ``max_pending`` frames waiting, so memory
+    stays bounded; events are always written."""
+
+    def __init__(self, socket: websocket.WebSocketHandler, max_pending: int = 50) -> None:
+        self.socket = socket
+        self.max_pending = max_pending
+        self.pending = 0
+        """Audio frames written but not yet flushed to the client."""
+        self.dropped = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        connection = self.socket.ws_connection
+        if connection is None or connection.is_closing():
+            return
+        audio = "event_id" not in event
+        if audio and self.pending >= self.max_pending:
+            self.dropped += 1
+            return
+        written = self.socket.write_message(json.dumps(event))
+        if audio:
+            self.pending += 1
+            written.add_done_callback(self._flushed)
+
+    def _flushed(self, _: object) -> None:
+        self.pending -= 1
+
+
 class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
     """GPT-Live's ``/v1/live/sessions``: ``POST`` the JSON WebRTC exchange, or open a WebSocket
     session (its first frame is the client's ``session.start``).
@@ -393,6 +422,10 @@ class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
     """
 
     engine: LiveEngine | None = None
+
+    def initialize(self, backend: LocalRealtime, access: Access) -> None:
+        super().initialize(backend, access)
+        self.writer = LiveWriter(self)
 
     def check_origin(self, origin: str) -> bool:
         return self.access.origin_allowed(origin)
@@ -460,14 +493,17 @@ class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
         self.close()
 
     def _send(self, event: dict[str, Any]) -> None:
-        if self.ws_connection is not None and not self.ws_connection.is_closing():
-            self.write_message(json.dumps(event))
+        self.writer(event)
 
 
 class LiveAttachSocket(_Handler, websocket.WebSocketHandler):
     """``/v1/live/sessions/{id}/attach``: a trusted sideband on a running Live session."""
 
     engine: LiveEngine | None = None
+
+    def initialize(self, backend: LocalRealtime, access: Access) -> None:
+        super().initialize(backend, access)
+        self.writer = LiveWriter(self)
 
     def check_origin(self, origin: str) -> bool:
         return self.access.origin_allowed(origin)
@@ -499,8 +535,7 @@ class LiveAttachSocket(_Handler, websocket.WebSocketHandler):
             engine.detach(self._send)
 
     def _send(self, event: dict[str, Any]) -> None:
-        if self.ws_connection is not None and not self.ws_connection.is_closing():
-            self.write_message(json.dumps(event))
+        self.writer(event)
 
 
 class LiveHangupHandler(_Handler):
