@@ -152,7 +152,7 @@ export const RECONNECTING = "rt_notebook.reconnecting";
 export const RECONNECTED = "rt_notebook.reconnected";
 /** How long kernel events wait for the kernel's replay into a new call before going anyway. */
 const REPLAY_WAIT_MS = 10_000;
-/** Roll over this long before the session expires (or at 80 % of what is left, if sooner). */
+/** Roll over this long before the session expires (or with a fifth of it left, if less). */
 const ROLLOVER_MARGIN_MS = 30_000;
 
 /** Backoff before reconnect attempt `n` (1-based): 250 ms doubling, at most 4 s. */
@@ -352,10 +352,11 @@ export class Session implements SessionHandle {
     this.setTraits({ call_id: "" });
     this.marker(RECONNECTING, { attempt, of: attempts, reason, call_id: previous });
     this.notify("continuity");
+    const delay = reason === ROLLOVER_REASON ? 0 : backoffMs(attempt); // nothing failed: at once
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.openCall();
-    }, backoffMs(attempt));
+    }, delay);
   }
 
   /** The replacement call has its session: say so, and wait for the kernel's replay. */
@@ -404,7 +405,7 @@ export class Session implements SessionHandle {
     if (typeof expiresAt !== "number" || continuity?.rollover === false) return;
     if ((continuity?.attempts ?? 3) < 1) return; // a rollover is a reconnect: none allowed
     const left = expiresAt * 1000 - now();
-    const wait = Math.max(0, Math.min(left - ROLLOVER_MARGIN_MS, left * 0.8));
+    const wait = Math.max(0, left - Math.min(ROLLOVER_MARGIN_MS, left * 0.2));
     this.rolloverTimer = setTimeout(() => {
       this.rolloverTimer = undefined;
       if (this.machine.state === "connected") this.lose(ROLLOVER_REASON);

@@ -219,17 +219,28 @@ describe("rollover", () => {
     const h = harness();
     void h.session.connect();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
-    const expiresAt = (now() + 100_000) / 1000;
+    const expiresAt = (now() + 200_000) / 1000;
     const first = await answer(h, 0, { expires_at: expiresAt });
-    vi.advanceTimersByTime(69_000);
+    vi.advanceTimersByTime(169_000);
     expect(first.closed).toBe(false);
     vi.advanceTimersByTime(1_000); // 30 s before it expires
     expect(first.closed).toBe(true);
     expect(h.session.reconnecting?.reason).toBe(ROLLOVER_REASON);
-    vi.advanceTimersByTime(backoffMs(1));
+    vi.advanceTimersByTime(0); // no backoff: nothing failed
     vi.useRealTimers();
     await answer(h, 1);
     expect(markers(h, RECONNECTED)[0]).toMatchObject({ rollover: true, previous_call_id: "rtc_0" });
+  });
+
+  it("rolls a short session over with a fifth of it left", async () => {
+    const h = harness();
+    void h.session.connect();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const first = await answer(h, 0, { expires_at: (now() + 10_000) / 1000 });
+    vi.advanceTimersByTime(7_900);
+    expect(first.closed).toBe(false);
+    vi.advanceTimersByTime(200);
+    expect(first.closed).toBe(true);
   });
 
   it("does not roll over when continuity.rollover is off", async () => {

@@ -206,6 +206,36 @@ def test_a_closed_peer_reconnects_keeping_history(lab: NotebookPage) -> None:
     assert turns.count(["user", "Two."]) == 1
 
 
+def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
+    """Through the kernel relay's local backend, whose sessions last 12 s."""
+    lab.run(
+        "from rt_notebook.sessions.relay import local_backend\n"
+        "local_backend().options.session_seconds = 12\n"
+        "s.widget.signaling = 'kernel'"
+    )
+    try:
+        lab.run(f"s.widget.local_options = {{'scenario': {[{'say': 'Noted.'}]!r}}}")
+        first = fresh_connection(lab)
+        since = lab.events.mark()
+        lab.run('s.send_text("Remember seven.")')
+        wait_reply(lab, "Noted.", since)
+        back = lab.events.wait("rt_notebook.reconnected", since=since, timeout=20)[0]
+        lost = lab.events.wait("rt_notebook.reconnecting", since=since)[0]
+        assert back["event"]["rollover"] is True
+        assert back["event"]["previous_call_id"] == first
+        print(f"rollover at {12 - 0.2 * 12:.1f} s of 12: new call in {back['t'] - lost['t']:.2f} s")
+        # before the old session expired: no session_expired error reached the kernel
+        assert lab.events.events("error", since=since) == []
+        turns = lab.query("[(t.role, t.text) for t in s.transcript]")
+        assert turns.count(["user", "Remember seven."]) == 1
+        assert lab.query("[s.status, s.widget.call_id]") == ["connected", back["event"]["call_id"]]
+        assert lab.query("local_backend().sessions[" + repr(first) + "].record.closed") is True
+    finally:
+        lab.run("local_backend().options.session_seconds = 3600\ns.widget.signaling = 'auto'")
+        lab.widget("disconnect").click()
+        lab.wait_status("closed")
+
+
 def test_rerunning_the_creating_cell_ends_the_old_call(lab: NotebookPage) -> None:
     call_id = ensure_connected(lab)
     lab.run("_old = s")

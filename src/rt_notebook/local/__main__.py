@@ -91,6 +91,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="fault: wait this long before answering an SDP offer",
     )
     parser.add_argument(
+        "--session-seconds",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="sessions expire this long after they start (expires_at), then end with a "
+        "session_expired error (OpenAI: 60 minutes); short values test rollover",
+    )
+    parser.add_argument(
         "--http-error",
         metavar="STATUS[:CODE[:MESSAGE]]",
         type=http_error,
@@ -168,6 +176,7 @@ def options_from(args: argparse.Namespace) -> LocalOptions:
         answer_delay=args.answer_delay,
         http_error=args.http_error,
         drop_data_channel_after=args.drop_data_channel_after,
+        session_seconds=max(1, args.session_seconds),
         realtime_factor=args.realtime_factor,
         max_records=max(0, args.max_records),
     )

@@ -77,6 +77,9 @@ class LocalOptions:
     """Speed of simulated generation; WebSocket sessions may go faster than real time."""
     max_records: int = 100
     """Ended sessions whose records are kept for ``sessions`` (the oldest go first)."""
+    session_seconds: int = 3600
+    """How long a Realtime session lasts: its ``expires_at``, after which it ends with a
+    ``session_expired`` error (OpenAI's maximum is 60 minutes)."""
     live_session_seconds: int = 7200
     """How long a GPT-Live session lasts before ``session.closed`` (reason ``expired``)."""
     max_secrets: int = 1000
@@ -283,6 +286,7 @@ class LocalRealtime:
         except SessionConfigError as exc:
             raise exc.as_http("invalid_value") from None  # OpenAI's code for it
         base = default_session(update.get("model") or self.options.model)
+        base["expires_at"] = int(time.time()) + self.options.session_seconds
         session = apply_update(base, update)
         refusal = model_refusal(session)
         if refusal is not None:

@@ -13,9 +13,11 @@ coordinator owns the session config, the record and delivery; the work is done i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import math
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -117,6 +119,7 @@ class SessionEngine:
         self._keep_audio = keep_audio
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._expiry: asyncio.TimerHandle | None = None
         self.conversation = Conversation(self.emit)
         self.input = InputAudio(self.turn_detection())
         self.decoder = InputDecoder()
@@ -127,13 +130,26 @@ class SessionEngine:
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Send ``session.created``: call when the data channel or socket is open."""
+        """Send ``session.created``: call when the data channel or socket is open. The
+        session ends at its ``expires_at``, as OpenAI's do."""
         self.emit("session.created", session=self.public_session())
+        expires_at = self.session.get("expires_at")
+        with contextlib.suppress(RuntimeError):  # no loop (a synchronous test): no expiry
+            if isinstance(expires_at, (int, float)):
+                self._expiry = asyncio.get_running_loop().call_later(
+                    max(0.0, expires_at - time.time()), self._expire
+                )
+
+    def _expire(self) -> None:
+        self._error("session_expired", "Your session hit the maximum duration.")
+        self.on_fault("close")  # after the error has gone out
 
     async def close(self) -> None:
         """Stop everything in flight."""
         self._closed = True
         self.record.closed = True
+        if self._expiry is not None:
+            self._expiry.cancel()
         self.responses.cancel_all()
         tasks = [t for t in self._tasks if not t.done()]
         for task in tasks:
