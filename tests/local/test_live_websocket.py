@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from rt_notebook.local.responders import ResponseContext
 from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16
 from tests.local.harness import (
     LiveWsClient,
@@ -450,3 +451,22 @@ async def test_a_live_model_on_the_realtime_endpoint_is_an_invalid_model() -> No
     assert refused.value.code == 400
     assert refused.value.response is not None
     assert b"invalid_model" in (refused.value.response.body or b"")
+
+
+async def test_startup_input_is_history_the_model_answers_from() -> None:
+    def count(context: ResponseContext) -> str:
+        roles = [item.get("role") for item in context.conversation]
+        return f"I know {len(roles)} messages: {', '.join(map(str, roles))}."
+
+    history = [
+        {"role": "developer", "content": [{"text": "Be brief."}]},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "Hi!"}]},
+    ]
+    async with running_backend(realtime_factor=FAST, scenario=count) as (_, url):
+        client = await LiveWsClient.start(url, {"model": "gpt-live-1", "input": history})
+        client.send({"type": "session.commentary.append", "content": "Hey", "delegation_id": None})
+        await client.wait("session.usage.updated", timeout=20)
+        await client.close()
+    assert said(client) == "I know 3 messages: system, assistant, user."
+    assert client.of("session.started")[0]["session"]["input"] == history
+    conformant(client)

@@ -25,6 +25,7 @@ from ...responders import Responder
 from ...transcribe import Transcriber
 from ..audio_formats import bytes_for_ms
 from ..audio_in import InputAudio
+from ..conversation import message_item
 from ..core import SessionRecord, Transport
 from ..defaults import DEFAULT_INSTRUCTIONS
 from ..errors import ClientError, read_event
@@ -119,6 +120,7 @@ class LiveEngine:
         self.session = session
         self.format = LiveFormat((session.get("audio") or {}).get("format"))
         self.started = True
+        self.history.extend(_history(session.get("input") or []))
         self.usage.start()
         self.output.start()
         self.emit("session.started", session=self.resource(), client_event_id=client_event_id)
@@ -402,6 +404,24 @@ class LiveEngine:
 
 DEFAULT_LIVE_INSTRUCTIONS = DEFAULT_INSTRUCTIONS.replace("Realtime API", "GPT-Live API")
 """What ``session.started`` shows when the session gives no instructions."""
+
+
+def _history(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Startup ``input`` (text only) as items the responder reads (developer as system)."""
+    history = []
+    for item in items:
+        role = item["role"]
+        kind = "output_text" if role == "assistant" else "input_text"
+        text = item["content"][0]["text"]
+        history.append(
+            message_item(
+                item.get("id") or new_id("item"),
+                "system" if role == "developer" else role,
+                "completed",
+                [{"type": kind, "text": text}],
+            )
+        )
+    return history
 
 
 def _recorded(event: dict[str, Any]) -> dict[str, Any]:
