@@ -68,7 +68,8 @@ class Transcript:
         self._played_ms: dict[str, float] = {}
 
     def __iter__(self) -> Iterator[Turn]:
-        return iter(self._turns.values())
+        # a snapshot: events may add turns on another thread while a cell iterates
+        return iter(list(self._turns.values()))
 
     def __len__(self) -> int:
         return len(self._turns)

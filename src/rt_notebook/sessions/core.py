@@ -13,6 +13,7 @@ import inspect
 import io
 import itertools
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -95,6 +96,10 @@ class SessionCore(SessionAnalysis):
         self._usage = RunningUsage()
         self._model: str | None = None
         self._sequencer = ResponseSequencer(self._transmit)
+        self.lock = threading.RLock()
+        """Held while an event is folded into the session's state. Events may arrive on
+        another thread (a kernel subshell) while a cell runs: hold ``with s.lock:`` to read
+        several parts (transcript, events, usage) as one consistent picture."""
         self.replay_tokens = 4000
         """How much of the conversation (estimated tokens, newest kept) a new call gets after
         a reconnect or rollover."""
@@ -284,7 +289,8 @@ class SessionCore(SessionAnalysis):
 
     def create_response(self, **response: Any) -> None:
         """``response.create``, queued until no response is active."""
-        self._sequencer.request(response or None)
+        with self.lock:
+            self._sequencer.request(response or None)
 
     # ---- receiving ----------------------------------------------------------------------------
 
@@ -294,18 +300,20 @@ class SessionCore(SessionAnalysis):
         Each consumer is isolated: a malformed event that breaks one is reported (once per
         consumer and event type) and the others still see it.
         """
-        event = self.events.append(raw, t, direction)
-        if not self._replayed or not self._is_replayed(raw):
-            self._guard("transcript", event, self.transcript.update, event)
+        with self.lock:  # the state folds whole: a reader on another thread never sees half
+            event = self.events.append(raw, t, direction)
+            if not self._replayed or not self._is_replayed(raw):
+                self._guard("transcript", event, self.transcript.update, event)
+            if direction == "server":
+                if event.type == RECONNECTING:
+                    self._sequencer.pause()
+                elif event.type == RECONNECTED:
+                    self._guard("replay", event, self._replay)
+                if event.type in ("session.created", "session.updated"):
+                    self._guard("model check", event, self._notice_models, as_dict(event.session))
+                self._usage.add(event)  # keeps only usage events and their models
+                self._guard("response sequencer", event, self._sequencer.observe, event)
         if direction == "server":
-            if event.type == RECONNECTING:
-                self._sequencer.pause()
-            elif event.type == RECONNECTED:
-                self._guard("replay", event, self._replay)
-            if event.type in ("session.created", "session.updated"):
-                self._guard("model check", event, self._notice_models, as_dict(event.session))
-            self._usage.add(event)  # keeps only usage events and the models they are priced by
-            self._guard("response sequencer", event, self._sequencer.observe, event)
             if event.type == "response.function_call_arguments.done":
                 self._guard("tool runner", event, self._run_tool, event)
             elif event.type == "response.done":
@@ -464,7 +472,8 @@ class SessionCore(SessionAnalysis):
             call_id, name, arguments = call.call_id, call.name, call.arguments
         else:  # not as the model has it: take what is there
             call_id, name, arguments = str(event.call_id), str(event.name), event.arguments
-        self._sequencer.tool_started(call_id)
+        with self.lock:
+            self._sequencer.tool_started(call_id)
         tool = self.tools.get(name)
         if tool is None:
             self._tool_done(call_id, error_output(f"no tool named {name!r} is registered"))
@@ -503,7 +512,8 @@ class SessionCore(SessionAnalysis):
                 "item": {"type": "function_call_output", "call_id": call_id, "output": output},
             }
         )
-        self._sequencer.tool_finished(call_id)
+        with self.lock:
+            self._sequencer.tool_finished(call_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
