@@ -206,6 +206,32 @@ def test_a_closed_peer_reconnects_keeping_history(lab: NotebookPage) -> None:
     assert turns.count(["user", "Two."]) == 1
 
 
+def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage) -> None:
+    scenario = [{"call": "add", "arguments": {"a": 1, "b": 2}}, {"say": "Three."}]
+    lab.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
+    call_id = fresh_connection(lab)
+    ran_before = len(lab.query("_ran"))
+    since = lab.events.mark()
+    started = time.time()
+    lab.run('s.send_text("Add one and two."); time.sleep(10)')  # the kernel is busy 10 s
+    freed = time.time()
+    wait_reply(lab, "Three.", since)
+    assert lab.query("_ran")[ran_before:] == [[1, 2]]  # the tool ran once
+    during = [r for r in lab.events.records()[since:] if started + 0.5 < r["t"] < freed - 0.5]
+    print(f"busy kernel: {len(during)} events handled during the 10 s cell (a subshell: > 0)")
+    # every event of the call reached Python, in the order it happened
+    state = lab.query(
+        "[[e.seq, e.time, e.direction] for e in s.events"
+        " if e.seq >= [x.seq for x in s.events.of('session.created')][-1]]"
+    )
+    assert [seq for seq, _, _ in state] == list(range(state[0][0], state[0][0] + len(state)))
+    times = [t for _, t, _ in state]
+    assert times == sorted(times)
+    sent = local_session(lab, call_id)["server_events"]
+    got = sum(1 for _, _, d in state if d == "server")
+    assert got == sent, f"the backend sent {sent} events, the kernel has {got}"
+
+
 def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
     """Through the kernel relay's local backend, whose sessions last 12 s."""
     lab.run(
