@@ -14,11 +14,11 @@ window.agentsTalk = async (base) => {
   const minted = await fetch(`${base}/realtime/client_secrets`, {
     method: "POST",
     headers: { Authorization: "Bearer sk-page-key", "Content-Type": "application/json" },
-    body: JSON.stringify({ session: { type: "realtime", model: "gpt-realtime" } }),
+    body: JSON.stringify({ session: { type: "realtime", model: "gpt-realtime-2.1" } }),
   });
   const { value } = await minted.json();
   const agent = new RealtimeAgent({ name: "Helper", instructions: "Answer briefly." });
-  const session = new RealtimeSession(agent, { transport: "webrtc", model: "gpt-realtime" });
+  const session = new RealtimeSession(agent, { transport: "webrtc", model: "gpt-realtime-2.1" });
   const types = [];
   session.transport.on("*", (event) => types.push(event.type));
   await session.connect({ apiKey: value, url: `${base}/realtime/calls` });
