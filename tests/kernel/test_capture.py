@@ -98,3 +98,36 @@ def test_a_handlers_print_reaches_the_output_and_silent_ones_send_nothing(
     frontend.emit(server("response.created", response={"id": "r1", "output": []}))
     frontend.emit(server("response.done", response={"id": "r1", "output": []}))
     assert "handled response.done" in capsys.readouterr().out
+
+
+def test_off_the_main_thread_the_process_streams_are_left_alone() -> None:
+    """ipykernel's subshells run widget messages on another thread while a cell runs on the
+    main one: a swapped sys.stdout there caught the cell's output and broke IPython's next
+    cell ("'_Stream' object attribute 'write' is read-only")."""
+    import threading
+
+    entered: list[str] = []
+
+    @contextlib.contextmanager
+    def shown() -> Iterator[None]:  # like the Output widget: routes by message, swaps nothing
+        entered.append(threading.current_thread().name)
+        yield
+
+    seen: list[object] = []
+    started, release = threading.Event(), threading.Event()
+    main_stdout = sys.stdout
+
+    def handler() -> None:
+        with captured_into(shown):
+            started.set()
+            release.wait(5)
+            print("from the handler")
+
+    worker = threading.Thread(target=handler)
+    worker.start()
+    started.wait(5)
+    seen.append(sys.stdout)  # what the main thread (a cell) sees meanwhile
+    release.set()
+    worker.join(5)
+    assert seen == [main_stdout]
+    assert entered == [worker.name]

@@ -5,12 +5,18 @@ Output widget's ``msg_id`` set and reset) and about a millisecond, whether the c
 or not. Here the call writes into buffers (``sys.stdout``, ``sys.stderr`` and IPython's display
 publisher swapped for the duration); afterwards, only if something came out, it is replayed
 into the Output widget in the order it was produced.
+
+``sys.stdout`` is process-wide, so it is swapped only on the main thread, which runs no cell
+while a handler runs on it. On any other thread (ipykernel's subshells, where JupyterLab 4.6
+sends widget messages while a cell runs), a swap would catch the cell's own output and break
+IPython's next cell: there the call enters ``show()`` directly, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,8 +27,6 @@ Replay = tuple[str, Any]  # ("stdout" | "stderr", text) or ("display", publish k
 
 class _Stream:
     """A text stream that records writes (file-like enough for print and tracebacks)."""
-
-    __slots__ = ("kind", "parts")
 
     def __init__(self, kind: str, parts: list[Replay]) -> None:
         self.kind, self.parts = kind, parts
@@ -58,6 +62,10 @@ def _display_publisher() -> Any:
 def captured_into(show: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[None]:
     """Run the block with its output buffered; if there was any, replay it inside ``show()``
     (e.g. ``lambda: output_widget``). Output before an exception is shown too."""
+    if threading.current_thread() is not threading.main_thread():
+        with show():
+            yield
+        return
     parts: list[Replay] = []
     publisher = _display_publisher()
     saved = sys.stdout, sys.stderr
