@@ -178,3 +178,31 @@ def test_nothing_to_replay_in_an_empty_or_odd_log() -> None:
     log.append({"type": "conversation.item.create", "item": {"type": "message"}}, 0, "client")
     log.append({"type": "input_audio_buffer.committed", "item_id": "u"}, 0, "server")
     assert conversation_items(log) == []  # an untranscribed audio turn has nothing to replay
+
+
+async def test_a_headless_session_reconnects_and_replays_the_conversation() -> None:
+    async with rt.HeadlessSession(local_scenario=[{"say": "Noted."}]) as s:
+        assert await s.ask("Remember the number 42.") == "Noted."
+        await s._ws.close()  # the connection is lost (not closed by the user)
+        back = await s.wait_for("rt_notebook.reconnected", timeout=15)
+        assert back.attempt == 1
+        assert s.status == "connected"
+        created = [e for e in s.events.of("session.created") if e.direction == "server"]
+        assert len(created) == 2
+        # the new socket got the conversation, each item once, and nothing was refused
+        replayed = [
+            e.raw["item"]
+            for e in s.events.of("conversation.item.create")
+            if str(e.raw["item"].get("id", "")).startswith(REPLAY_ID_PREFIX)
+        ]
+        assert [(i["role"], i["content"][0]["text"]) for i in replayed] == [
+            ("user", "Remember the number 42."),
+            ("assistant", "Noted."),
+        ]
+        assert await s.ask("What was it?") == "Noted."
+        assert [e for e in s.events.of("error") if e.direction == "server"] == []
+        turns = [(t.role, t.text) for t in s.transcript]
+        assert turns.count(("user", "Remember the number 42.")) == 1
+        assert s in rt.sessions()
+    assert s.status == "closed"
+    assert s not in rt.sessions()

@@ -29,7 +29,7 @@ from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
 from . import registry
-from .core import SessionCore
+from .core import RECONNECTED, RECONNECTING, SessionCore
 from .options import HeadlessOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
 
@@ -87,6 +87,10 @@ class HeadlessSession(SessionCore):
         self._local: contextlib.AsyncExitStack | None = None
         self._audio: dict[str, list[np.ndarray]] = {}
         self._changed = asyncio.Event()  # binds to no loop until first awaited
+        self._address: tuple[str, str] | None = None
+        self._closing = False
+        self.reconnect_attempts = 3
+        """New sockets tried when the connection is lost (``0``: the session ends)."""
         self.backend = ""
         """``"openai"``, ``"local"`` (in-process), or the URL it connected to."""
 
@@ -115,8 +119,17 @@ class HeadlessSession(SessionCore):
     async def connect(self, timeout: float = 30.0) -> None:
         """Open the WebSocket, wait for ``session.created``, send the session config."""
         self._status = "connecting"
-        url, key = await self._endpoint()
+        self._closing = False
+        await self._open(timeout)
+        self._status = "connected"
+        await self._configure(timeout)
+
+    async def _open(self, timeout: float) -> None:
+        """A WebSocket to the endpoint, read and written, with its ``session.created``."""
+        url, key = self._address or await self._endpoint()
+        self._address = (url, key)
         model = self._config.get("model") or DEFAULT_MODEL
+        created = len(self.events.of("session.created"))
         try:
             self._ws = await websockets.connect(
                 f"{url}?model={model}",
@@ -130,16 +143,50 @@ class HeadlessSession(SessionCore):
         except OSError as exc:
             self._status = "error"
             raise RealtimeError(502, "unreachable", f"Could not reach {url}: {exc}") from None
-        self._reader = asyncio.ensure_future(self._read())
-        self._writer = asyncio.ensure_future(self._write())
-        await self.wait_for("session.created", timeout=timeout)
-        self._status = "connected"
+        self._reader = asyncio.ensure_future(self._read(self._ws))
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write())
+        await self.wait_for("session.created", count=created + 1, timeout=timeout)
+
+    async def _configure(self, timeout: float) -> None:
+        updated = len(self.events.of("session.updated"))
         update = {k: v for k, v in self._config.items() if k != "model"}
         self.send({"type": "session.update", "session": update})
-        await self.wait_for("session.updated", timeout=timeout)
+        await self.wait_for("session.updated", count=updated + 1, timeout=timeout)
+
+    async def _reconnect(self, timeout: float = 15.0) -> None:
+        """The socket closed under a live session: new ones with the same config, after a
+        backoff (``reconnect_attempts``); the conversation is replayed into the one that
+        opens, as for the browser's calls."""
+        self._status = "reconnecting"
+        attempts = max(0, self.reconnect_attempts)
+        reason = "the WebSocket closed"
+        for attempt in range(1, attempts + 1):
+            marker = {"type": RECONNECTING, "attempt": attempt, "of": attempts, "reason": reason}
+            self._receive(marker, _now_ms(), "server")
+            await asyncio.sleep(min(4.0, 0.25 * 2 ** (attempt - 1)))
+            if self._closing:
+                return
+            while not self._outbox.empty():  # its conversation items are in the replay
+                self._outbox.get_nowait()
+                self._outbox.task_done()
+            try:
+                await self._open(timeout)
+                self._status = "connected"
+                await self._configure(timeout)
+            except (RealtimeError, TimeoutError, OSError, websockets.WebSocketException) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                self._status = "reconnecting"
+                continue
+            self._receive({"type": RECONNECTED, "attempt": attempt}, _now_ms(), "server")
+            self._notify()
+            return
+        self._status = "error"
+        self._notify()
 
     async def close(self) -> None:
         """Close the WebSocket (and the in-process local backend, if one was started)."""
+        self._closing = True
         if self._writer is not None:
             await self._outbox.join()  # what was sent before close goes out
             self._writer.cancel()
@@ -256,9 +303,9 @@ class HeadlessSession(SessionCore):
 
     # ---- receiving ----------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read(self, ws: Any) -> None:
         try:
-            async for message in self._ws:
+            async for message in ws:
                 try:
                     raw = json.loads(message)
                 except ValueError:
@@ -269,7 +316,9 @@ class HeadlessSession(SessionCore):
         except websockets.ConnectionClosed:
             pass
         finally:
-            if self._status != "closed":
+            if ws is self._ws and self._status == "connected" and not self._closing:
+                self._spawn(self._reconnect())
+            elif ws is self._ws and self._status != "reconnecting":
                 self._status = "closed"
             self._notify()
 
