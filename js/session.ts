@@ -87,6 +87,14 @@ export interface Reconnecting {
   reason: string;
 }
 
+/** The last time a call was replaced: after a loss, or rolled over before it expired. */
+export interface Continued {
+  rollover: boolean;
+  reason: string;
+  /** Epoch ms. */
+  at: number;
+}
+
 /** What a view may read and do; traits are read from the model directly. */
 export interface SessionHandle {
   readonly transcript: Transcript;
@@ -99,6 +107,8 @@ export interface SessionHandle {
   readonly budget: HubBudget | null;
   /** The reconnect under way, else `null`. */
   readonly reconnecting: Reconnecting | null;
+  /** The last replaced call of this session, else `null`. */
+  readonly continued: Continued | null;
   connect(): Promise<void>;
   disconnect(): void;
   setMuted(muted: boolean): void;
@@ -185,6 +195,7 @@ export class Session implements SessionHandle {
   soundBlocked = false;
   budget: HubBudget | null = null;
   reconnecting: Reconnecting | null = null;
+  continued: Continued | null = null;
 
   readonly model: AnyModel<WidgetModel>;
   private readonly deps: SessionDeps;
@@ -259,7 +270,9 @@ export class Session implements SessionHandle {
     this.transcript = EMPTY_TRANSCRIPT;
     this.activity = IDLE_ACTIVITY;
     this.replayedIds.clear();
+    this.continued = null;
     this.notify("events");
+    this.notify("continuity");
     await this.openCall();
   }
 
@@ -372,6 +385,8 @@ export class Session implements SessionHandle {
       previous_call_id: this.lostCallId,
     });
     this.lostCallId = "";
+    const reason = done?.reason ?? "";
+    this.continued = { rollover: reason === ROLLOVER_REASON, reason, at: now() };
     this.notify("continuity");
     this.replayTimer = setTimeout(() => this.releaseHeld(), REPLAY_WAIT_MS);
   }

@@ -80,6 +80,10 @@ describe("reconnect", () => {
     expect(h.model.attrs.status).toBe("connected");
     expect(h.model.attrs.call_id).toBe("rtc_1");
     expect(h.session.reconnecting).toBeNull();
+    expect(h.session.continued).toMatchObject({
+      rollover: false,
+      reason: "the data channel closed",
+    });
     expect(markers(h, RECONNECTING)).toEqual([
       {
         type: RECONNECTING,
@@ -230,6 +234,7 @@ describe("rollover", () => {
     vi.useRealTimers();
     await answer(h, 1);
     expect(markers(h, RECONNECTED)[0]).toMatchObject({ rollover: true, previous_call_id: "rtc_0" });
+    expect(h.session.continued).toMatchObject({ rollover: true, reason: ROLLOVER_REASON });
   });
 
   it("rolls a short session over with a fifth of it left", async () => {

@@ -11,6 +11,8 @@ function callControls(scope: Scope): HTMLElement[] {
   const connect = button("Connect", "connect");
   const disconnect = button("Disconnect", "disconnect");
   const status = h("span", { class: "rtnb-pill", testid: "status" });
+  // a replaced call says so: the session went on in a new call, and why
+  const continued = h("span", { class: "rtnb-continued", testid: "continued" });
   const render = () => {
     const s = model.get("status") ?? "idle";
     const again = session.reconnecting;
@@ -20,6 +22,13 @@ function callControls(scope: Scope): HTMLElement[] {
     status.dataset.status = s;
     connect.hidden = isLive(s);
     disconnect.hidden = !isLive(s);
+    const last = session.continued;
+    continued.hidden = !last || s !== "connected";
+    continued.dataset.rollover = String(Boolean(last?.rollover));
+    continued.textContent = last
+      ? `${last.rollover ? "rolled over to a new call" : "reconnected"} at ${new Date(last.at).toLocaleTimeString()}`
+      : "";
+    continued.title = last?.reason ?? "";
   };
   scope.watch(["status"], render);
   scope.onSession((change) => {
@@ -27,7 +36,7 @@ function callControls(scope: Scope): HTMLElement[] {
   });
   scope.listen(connect, "click", () => void session.connect());
   scope.listen(disconnect, "click", () => session.disconnect());
-  return [connect, disconnect, status];
+  return [connect, disconnect, status, continued];
 }
 
 function muteButton(scope: Scope): HTMLElement {

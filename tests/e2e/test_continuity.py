@@ -171,6 +171,7 @@ def reconnect_after_fault(page: NotebookPage, scenario: list[Any], texts: list[s
     assert replayed
     assert set(replayed) <= {r["event"]["item"]["id"] for r in added}
     assert records_after(page, lost["t"], "error") == []
+    assert "reconnected at" in page.widget("continued").inner_text()  # the widget says so
     return float(back["t"]) - float(lost["t"])
 
 
@@ -255,6 +256,7 @@ def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
         turns = lab.query("[(t.role, t.text) for t in s.transcript]")
         assert turns.count(["user", "Remember seven."]) == 1
         assert lab.query("[s.status, s.widget.call_id]") == ["connected", back["event"]["call_id"]]
+        assert "rolled over to a new call" in lab.widget("continued").inner_text()
         assert lab.query("local_backend().sessions[" + repr(first) + "].record.closed") is True
     finally:
         lab.run("local_backend().options.session_seconds = 3600\ns.widget.signaling = 'auto'")
