@@ -406,3 +406,18 @@ def test_labels_never_overlap(session: str) -> None:
         for gid in ("latency:response_ms", "latency:first_output_ms"):
             shown = [t.get_text() for t in by_gid(figures[0], gid) if t.get_visible()]
             assert len(shown) == 2, gid
+
+
+def test_timeline_marks_where_the_session_went_on_in_a_new_call() -> None:
+    s, frontend = scripted_session()
+    assert by_gid(plots.timeline(s), "continuity:new_call") == []
+    frontend.clock = lambda: 1020.0 * 1000.0
+    frontend.emit({"type": "rt_notebook.reconnected", "call_id": "c2", "rollover": False})
+    frontend.clock = lambda: 1030.0 * 1000.0
+    frontend.emit({"type": "rt_notebook.reconnected", "call_id": "c3", "rollover": True})
+    fig = plots.timeline(s)
+    lines = by_gid(fig, "continuity:new_call")
+    assert [line.get_xdata()[0] for line in lines] == [pytest.approx(20.0), pytest.approx(30.0)]
+    labels = [t.get_text() for t in by_gid(fig, "continuity:label")]
+    assert labels == [" reconnected", " rolled over"]
+    plt.close(fig)

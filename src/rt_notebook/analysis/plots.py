@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import Bbox, TransformedPath, offset_copy
 
 from ..wire.audio import SAMPLE_RATE
+from ..wire.events import RECONNECTED
 from .recorded import SessionAnalysis
 from .transcript import Turn
 
@@ -313,6 +314,21 @@ def timeline(session: SessionAnalysis, *, ax: Axes | None = None) -> Figure:
                 gid="latency:first_output_ms",
             )
             labels.append(first_label)
+
+    for marker in session.events.of(RECONNECTED):  # the session went on in a new call
+        rollover = bool(marker.raw.get("rollover"))
+        at = marker.time - t0
+        ax.axvline(at, color="0.3", linestyle="--", linewidth=1, gid="continuity:new_call")
+        label = ax.text(
+            at,
+            1.55,
+            " rolled over" if rollover else " reconnected",
+            fontsize=_LABEL - 1,
+            color="0.3",
+            va="bottom",
+            gid="continuity:label",
+        )
+        labels.append(label)
 
     ax.set_yticks([lane["assistant"], lane["user"]], ["assistant", "user"])
     ax.set_ylim(-0.5, 1.95)  # room for the legend on top

@@ -27,6 +27,8 @@ from ..analysis.transcript import Transcript
 from ..analysis.usage import PRICES, UsageLedger
 from ..errors import redacting_logger
 from ..wire.events import (
+    RECONNECTED,
+    RECONNECTING,
     Direction,
     EventLog,
     RealtimeEvent,
@@ -52,10 +54,7 @@ from .tools import FunctionTool, as_output, error_output, function_tool
 log = redacting_logger(__name__)
 
 Handler = Callable[[RealtimeEvent], Any]
-RECONNECTING = "rt_notebook.reconnecting"
-"""The widget lost the call and is setting up a new one (``attempt``, ``of``, ``reason``)."""
-RECONNECTED = "rt_notebook.reconnected"
-"""A new call replaced the lost one (``call_id``, ``previous_call_id``, ``rollover``)."""
+
 _MAX_REPORT = 2000  # characters of a bad event's traceback shown
 _MAX_BAD_KINDS = 200  # distinct (consumer, type) pairs counted in bad_events
 _MAX_KIND = 100  # characters of an event type kept as a key

@@ -23,13 +23,13 @@ import websockets
 
 from ..errors import RealtimeError, redact, redacting_logger
 from ..wire.audio import SAMPLE_RATE
-from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_str
+from ..wire.events import RECONNECTED, RECONNECTING, RealtimeEvent, as_dict, as_dicts, as_str
 from ..wire.models import DEFAULT_MODEL
 from ..wire.sideband import websocket_url
 from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
 from . import registry
-from .core import RECONNECTED, RECONNECTING, SessionCore
+from .core import SessionCore
 from .options import HeadlessOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
 

@@ -24,6 +24,14 @@ from .widget_protocol import Direction as Direction
 # a list where an object belongs or an unhashable id reads as "absent" instead of raising.
 
 
+RECONNECTING = "rt_notebook.reconnecting"
+"""The widget's (or the headless session's) marker: the call was lost and a new one is being
+set up (``attempt``, ``of``, ``reason``)."""
+RECONNECTED = "rt_notebook.reconnected"
+"""The marker of a new call replacing a lost one (``call_id``, ``previous_call_id``,
+``rollover``): the conversation is replayed into it."""
+
+
 def as_dict(value: object) -> dict[str, Any]:
     """``value`` if it is a JSON object, else ``{}``."""
     return value if isinstance(value, dict) else {}
