@@ -264,6 +264,46 @@ def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
         lab.wait_status("closed")
 
 
+def test_injected_errors_and_a_slow_answer_during_the_reconnect(lab: NotebookPage) -> None:
+    """Kernel relay: its local backend answers SDP offers 1.5 s late; an error event does not
+    end the call; the drop after it is recovered, slow answer and all."""
+    lab.run(
+        "from rt_notebook.sessions.relay import local_backend\n"
+        "local_backend().options.answer_delay = 1.5\n"
+        "s.widget.signaling = 'kernel'"
+    )
+    error = {"type": "server_error", "code": "boom", "message": "Injected"}
+    scenario = [{"say": "Noted.", "error": error}, {"say": "Lost.", "fault": "drop_data_channel"}]
+    try:
+        lab.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
+        fresh_connection(lab)
+        since = lab.events.mark()
+        lab.run('s.send_text("First.")')
+        wait_reply(lab, "Noted.", since)
+        assert [e["event"]["error"]["code"] for e in lab.events.events("error", since=since)] == [
+            "boom"
+        ]
+        assert lab.events.events("rt_notebook.reconnecting", since=since) == []  # no new call
+        lab.run('s.send_text("Second.")')
+        lost = lab.events.wait("rt_notebook.reconnecting", since=since, timeout=20)[0]
+        back = lab.events.wait("rt_notebook.reconnected", since=since, timeout=20)[0]
+        took = back["t"] - lost["t"]
+        print(f"drop with a 1.5 s SDP answer -> reconnected: {took:.2f} s")
+        assert 1.5 <= took < 10
+        wait_for(
+            lambda: records_after(lab, back["t"], "response.output_audio_transcript.done"),
+            timeout=20,
+            what="the new call's reply",
+        )
+        turns = lab.query("[(t.role, t.text) for t in s.transcript]")
+        assert turns.count(["user", "First."]) == 1
+        assert turns.count(["user", "Second."]) == 1
+    finally:
+        lab.run("local_backend().options.answer_delay = 0.0\ns.widget.signaling = 'auto'")
+        lab.widget("disconnect").click()
+        lab.wait_status("closed")
+
+
 def test_rerunning_the_creating_cell_ends_the_old_call(lab: NotebookPage) -> None:
     call_id = ensure_connected(lab)
     lab.run("_old = s")
