@@ -187,6 +187,8 @@ class UsageLedger:
         """The cost of everything that has a price."""
         self.unpriced: set[str] = set()
         """Models (``"None"`` when unknown) whose usage has no price."""
+        self.totals = UsageTotals()
+        """What :func:`usage_totals` gives for the rows so far, kept as they come."""
 
     def add(self, event: RealtimeEvent) -> None:
         """Read one event (anything but the server's usage events is ignored)."""
@@ -195,9 +197,15 @@ class UsageLedger:
         if event.type in ("session.created", "session.updated"):
             _effective_models(event, self.models)
         elif event.type == "response.done":
-            self._add(self.responses, self._response_row(event))
+            row = self._response_row(event)
+            self._add(self.responses, row)
+            if row is not None:
+                self.totals.add_response(row)
         else:
-            self._add(self.transcriptions, self._transcription_row(event))
+            row = self._transcription_row(event)
+            self._add(self.transcriptions, row)
+            if row is not None:
+                self.totals.add_transcription(row)
 
     def _add(self, table: Table, row: dict[str, Any] | None) -> None:
         if row is None:
@@ -362,9 +370,68 @@ def _transcription_cost(
     )
 
 
-def _sum(rows: Table) -> float | None:
-    costs = [row["cost_usd"] for row in rows]
-    return None if any(c is None for c in costs) else float(sum(costs))
+_TOKEN_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "text_in",
+    "audio_in",
+    "image_in",
+    "cached_in",
+    "text_out",
+    "audio_out",
+)
+
+
+class UsageTotals:
+    """The totals of usage rows, kept as rows come: what :func:`usage_totals` returns, at a
+    constant cost per row (a live session's widget and budget read them at every response)."""
+
+    def __init__(self) -> None:
+        self.tokens = dict.fromkeys(_TOKEN_KEYS, 0)
+        self.counts = {"responses": 0, "transcriptions": 0}
+        self.usd: dict[str, float | None] = {"responses": 0.0, "transcriptions": 0.0}
+        """Per kind: the cost, ``None`` once a row had no price."""
+        self.known = {"responses": 0.0, "transcriptions": 0.0}
+        self.unpriced: set[str] = set()
+        self.estimated = False
+
+    def add_response(self, row: Mapping[str, Any]) -> None:
+        for key in _TOKEN_KEYS:
+            self.tokens[key] += row[key]
+        self._add("responses", row)
+
+    def add_transcription(self, row: Mapping[str, Any]) -> None:
+        self._add("transcriptions", row)
+
+    def _add(self, kind: str, row: Mapping[str, Any]) -> None:
+        self.counts[kind] += 1
+        cost = row["cost_usd"]
+        if cost is None:
+            self.usd[kind] = None
+            self.unpriced.add(str(row["model"]))
+        else:
+            spent = self.usd[kind]
+            self.usd[kind] = None if spent is None else spent + cost
+            self.known[kind] += cost
+        self.estimated = self.estimated or bool(row["estimated"])
+
+    def result(self) -> dict[str, Any]:
+        """The totals (see :func:`usage_totals`)."""
+        responses_usd, transcription_usd = self.usd["responses"], self.usd["transcriptions"]
+        return {
+            **self.tokens,
+            "responses": self.counts["responses"],
+            "transcriptions": self.counts["transcriptions"],
+            "responses_usd": responses_usd,
+            "transcription_usd": transcription_usd,
+            "cost_usd": None
+            if responses_usd is None or transcription_usd is None
+            else responses_usd + transcription_usd,
+            "known_cost_usd": self.known["responses"] + self.known["transcriptions"],
+            "unpriced_models": sorted(self.unpriced),
+            "estimated": self.estimated,
+        }
 
 
 def usage_totals(rows: Table, transcriptions: Table | None = None) -> dict[str, Any]:
@@ -373,33 +440,9 @@ def usage_totals(rows: Table, transcriptions: Table | None = None) -> dict[str, 
     ``cost_usd`` is responses plus transcription, or ``None`` when a model had no price
     (``unpriced_models`` names them; ``known_cost_usd`` is what could be priced).
     """
-    keys = (
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "text_in",
-        "audio_in",
-        "image_in",
-        "cached_in",
-        "text_out",
-        "audio_out",
-    )
-    transcriptions = transcriptions if transcriptions is not None else Table()
-    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in keys}
-    responses_usd, transcription_usd = _sum(rows), _sum(transcriptions)
-    both = (*rows, *transcriptions)
-    totals["responses"] = len(rows)
-    totals["transcriptions"] = len(transcriptions)
-    totals["responses_usd"] = responses_usd
-    totals["transcription_usd"] = transcription_usd
-    totals["cost_usd"] = (
-        None
-        if responses_usd is None or transcription_usd is None
-        else responses_usd + transcription_usd
-    )
-    totals["known_cost_usd"] = float(sum(row["cost_usd"] or 0.0 for row in both))
-    totals["unpriced_models"] = sorted(
-        {str(row["model"]) for row in both if row["cost_usd"] is None}
-    )
-    totals["estimated"] = any(row["estimated"] for row in both)
-    return totals
+    totals = UsageTotals()
+    for row in rows:
+        totals.add_response(row)
+    for row in transcriptions if transcriptions is not None else ():
+        totals.add_transcription(row)
+    return totals.result()

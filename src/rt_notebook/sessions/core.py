@@ -381,6 +381,12 @@ class SessionCore(SessionAnalysis):
         """Per response: tokens by kind, cost in USD (``None``: no price) and the running total."""
         return Table(self._ledger().responses)
 
+    def cost(self) -> dict[str, Any]:
+        """Session totals: tokens, responses, ``responses_usd``, ``transcription_usd`` and
+        ``cost_usd`` (their sum; ``None`` when a model has no price, see ``unpriced_models``);
+        kept as the session goes, so asking costs the same at any length."""
+        return {"model": self.model, **self._ledger().totals.result()}
+
     def transcription_usage(self) -> Table:
         """Per input transcription: seconds or tokens and its cost (billed apart)."""
         return Table(self._ledger().transcriptions)
