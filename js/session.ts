@@ -160,6 +160,8 @@ export const KERNEL_GONE: WidgetError = {
 /** Markers the widget puts in the event log around a replaced call. */
 export const RECONNECTING = "rt_notebook.reconnecting";
 export const RECONNECTED = "rt_notebook.reconnected";
+/** Client events kept while no call can take them (connecting, reconnecting). */
+export const MAX_QUEUED = 1000;
 /** How long kernel events wait for the kernel's replay into a new call before going anyway. */
 const REPLAY_WAIT_MS = 10_000;
 /** Roll over this long before the session expires (or with a fifth of it left, if less). */
@@ -443,9 +445,23 @@ export class Session implements SessionHandle {
   /** Send a client event on the channel, queued until it is open (and, while a call is
    * replaced, until the conversation was replayed into the new one). */
   send(event: ClientEvent): void {
-    if (this.heldForReplay) this.heldForReplay.push(event);
-    else if (this.peer) this.peer.send(event);
-    else this.outbox.push(event);
+    if (this.peer && !this.heldForReplay) {
+      this.peer.send(event);
+      return;
+    }
+    const queue = this.heldForReplay ?? this.outbox;
+    if (queue.length >= MAX_QUEUED) {
+      // bounded: the oldest goes, and the user is told (never at normal event rates)
+      const dropped = queue.shift();
+      this.setTraits({
+        error: {
+          code: "events_dropped",
+          message: `More than ${MAX_QUEUED} events waited for the connection; the oldest (${dropped?.type}) was dropped`,
+          fix: "Send less while the session is reconnecting (e.g. no audio appends from a loop)",
+        },
+      });
+    }
+    queue.push(event);
   }
 
   setMuted(muted: boolean): void {

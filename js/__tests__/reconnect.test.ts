@@ -6,7 +6,14 @@ import { now } from "../clock";
 import type { EventEntry, WidgetModel } from "../generated/protocol";
 import type { PeerOptions } from "../peer";
 import type { SessionDeps } from "../session";
-import { backoffMs, RECONNECTED, RECONNECTING, ROLLOVER_REASON, Session } from "../session";
+import {
+  backoffMs,
+  MAX_QUEUED,
+  RECONNECTED,
+  RECONNECTING,
+  ROLLOVER_REASON,
+  Session,
+} from "../session";
 import { ExtensionClient } from "../signaling";
 import { FakeModel, FakePeer, routedFetch } from "./fakes";
 
@@ -184,6 +191,24 @@ describe("reconnect", () => {
     expect(h.model.attrs.error?.message).toContain("after 2 attempts");
     expect(h.peers.every((p) => p.closed)).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("bounds what waits for the new call, drops the oldest and says so", async () => {
+    const h = harness();
+    void h.session.connect();
+    const first = await answer(h, 0);
+    first.options.onChannelClose();
+    for (let i = 0; i <= MAX_QUEUED; i++) {
+      h.model.kernel({
+        kind: "send",
+        event: { type: "input_audio_buffer.append", audio: String(i) },
+      });
+    }
+    expect(h.model.attrs.error?.code).toBe("events_dropped");
+    const second = await answer(h, 1);
+    h.model.kernel({ kind: "replay", events: [] });
+    expect(second.wire).toHaveLength(MAX_QUEUED);
+    expect(second.wire[0]).toEqual({ type: "input_audio_buffer.append", audio: "1" });
   });
 
   it("is cancelled by Disconnect while waiting, and no new call is made", async () => {
