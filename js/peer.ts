@@ -36,6 +36,28 @@ export interface PeerOptions {
   onSendError: (event: ClientEvent, error: unknown) => void;
   /** Recorded audio (24 kHz PCM16) of the mic and the assistant; absent = no recording. */
   onAudio?: (track: Track, pcm: Int16Array, t: number) => void;
+  /** Send the offer only once ICE gathering completes (GPT-Live takes no trickled candidates). */
+  gatherIce?: boolean;
+}
+
+/** The longest wait for ICE gathering before the offer goes out with what it has. */
+export const ICE_GATHERING_MS = 3000;
+
+/** Resolves when `pc` has gathered every candidate, or after `ms`. */
+export function iceGathered(pc: RTCPeerConnection, ms = ICE_GATHERING_MS): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
 }
 
 /** What the session needs from a peer; tests substitute a fake. */
@@ -147,8 +169,12 @@ export class Peer implements PeerLike {
   async createOffer(): Promise<string> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
-    return offer.sdp ?? "";
+    if (!this.options.gatherIce) {
+      // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
+      return offer.sdp ?? "";
+    }
+    await iceGathered(this.pc);
+    return this.pc.localDescription?.sdp ?? offer.sdp ?? "";
   }
 
   async accept(answerSdp: string): Promise<void> {

@@ -128,7 +128,8 @@ export interface SessionHandle {
 
 const SESSION_TIMEOUT: WidgetError = {
   code: "session_timeout",
-  message: "The call was set up, but the session never started (no session.created arrived)",
+  message:
+    "The call was set up, but the session never started (no session.created or session.started arrived)",
   fix: "WebRTC media may be blocked between this browser and the backend (firewall, VPN, UDP); check the network, then connect again",
 };
 const CONNECTION_FAILED: WidgetError = {
@@ -178,10 +179,16 @@ const URGENT = new Set([
   RECONNECTING,
   RECONNECTED,
   "session.created",
+  "session.started",
+  "response.event",
+  "session.closed",
   "response.function_call_arguments.done",
   "response.done",
   "error",
 ]);
+
+/** The server event that says the session runs: Realtime's, GPT-Live's. */
+const STARTED = new Set(["session.created", "session.started"]);
 
 /** A kernel status message (Jupyter's iopub `status`), as much of it as the ack reads. */
 interface KernelStatus {
@@ -572,6 +579,7 @@ export class Session implements SessionHandle {
     return {
       audio: this.model.get("audio_constraints") ?? {},
       deviceId: this.model.get("mic_device_id") ?? "",
+      gatherIce: this.model.get("protocol") === "live",
       ...(this.model.get("record_audio")
         ? {
             onAudio: (track: Track, pcm: Int16Array, t: number) => {
@@ -645,13 +653,14 @@ export class Session implements SessionHandle {
     this.activity = reduceActivity(this.activity, entry);
     if (entry.dir === "server") {
       this.playback = trackPlayback(this.playback, entry.event);
-      if (entry.event.type === "session.created") {
+      if (STARTED.has(entry.event.type)) {
         const replacing = this.machine.state === "reconnecting";
         if (this.machine.dispatch({ type: "session_created" })) {
           this.clearSessionTimer();
           if (replacing) this.reconnected();
         }
-        this.scheduleRollover(entry.event);
+        // a GPT-Live session is not rolled over: a new one would start without its history
+        if (entry.event.type === "session.created") this.scheduleRollover(entry.event);
       }
     }
     this.notify("events");

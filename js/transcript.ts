@@ -182,9 +182,69 @@ function toolOutput(state: Transcript, item: Record<string, unknown>, t: number)
   return patch(state, turn.id, (current) => ({ ...current, tool, final: true }));
 }
 
+/** Ids of turns grouped from GPT-Live deltas (Live has no conversation items). */
+const LIVE_TURN = "live-turn-";
+
+/** Close the open GPT-Live turn (a change of speaker, or typed text). */
+function closeLive(state: Transcript): Transcript {
+  const last = state.turns[state.turns.length - 1];
+  if (!last || last.final || !last.id.startsWith(LIVE_TURN)) return state;
+  return patch(state, last.id, (turn) => ({ ...turn, final: true }));
+}
+
+/**
+ * GPT-Live's timed transcript deltas: a delta continues the last turn while the speaker is the
+ * same, and a change of speaker closes it and opens the next.
+ */
+function liveDelta(state: Transcript, role: Role, delta: string, t: number): Transcript {
+  if (!delta) return state;
+  const last = state.turns[state.turns.length - 1];
+  if (last && last.role === role && !last.final && last.id.startsWith(LIVE_TURN)) {
+    return patch(state, last.id, appendDelta(delta));
+  }
+  const closed = closeLive(state);
+  const turn: Turn = {
+    id: `${LIVE_TURN}${closed.turns.length}`,
+    role,
+    text: delta,
+    final: false,
+    t,
+  };
+  return { ...closed, turns: [...closed.turns, turn] };
+}
+
+/** Typed text in a GPT-Live session: the client's commentary append, a final user turn. */
+function typedLive(state: Transcript, text: string, t: number): Transcript {
+  if (!text) return state;
+  const closed = closeLive(state);
+  const turn: Turn = {
+    id: `${LIVE_TURN}${closed.turns.length}`,
+    role: "user",
+    text,
+    final: true,
+    t,
+  };
+  return { ...closed, turns: [...closed.turns, turn] };
+}
+
+/** A GPT-Live backend event: a function call becomes a tool row. */
+function liveBackend(state: Transcript, inner: Record<string, unknown>, t: number): Transcript {
+  const item = record(inner.item);
+  if (inner.type !== "response.output_item.done" || item.type !== "function_call") return state;
+  const callId = str(item.call_id);
+  const next = toolItem(state, { ...item, id: str(item.id) || callId }, t);
+  return callId ? { ...next, toolStarted: { ...next.toolStarted, [callId]: t } } : next;
+}
+
 function reduceClient(state: Transcript, entry: EventEntry): Transcript {
   const { event, t } = entry;
   switch (event.type) {
+    case "session.commentary.append":
+      return event.delegation_id ? state : typedLive(state, str(event.content), t);
+    case "response.item.create": {
+      const item = record(event.item);
+      return item.type === "function_call_output" ? toolOutput(state, item, t) : state;
+    }
     case "conversation.item.create": {
       const item = record(event.item);
       if (item.type === "function_call_output") return toolOutput(state, item, t);
@@ -286,6 +346,12 @@ function reduceServer(state: Transcript, entry: EventEntry): Transcript {
     }
     case "response.done":
       return responseDone(state, record(event.response));
+    case "session.input_transcript.delta":
+      return liveDelta(state, "user", str(event.delta), t);
+    case "session.output_transcript.delta":
+      return liveDelta(state, "assistant", str(event.delta), t);
+    case "response.event":
+      return liveBackend(state, record(event.event), t);
     default:
       return state;
   }

@@ -107,6 +107,32 @@ describe("Session over kernel signaling", () => {
     expect(h.model.saves).toBeGreaterThan(0);
   });
 
+  it("runs a GPT-Live session: gathered ICE, connected at session.started, typed turns", async () => {
+    const h = harness({ protocol: "live", session_config: { model: "gpt-live-1" } });
+    const offer = await connectViaKernel(h, { call_id: "live_1" });
+    expect(offer).toMatchObject({ session: { model: "gpt-live-1" } });
+    expect(h.peer().options.gatherIce).toBe(true);
+    h.peer().open();
+    h.peer().receive({ type: "session.created" }); // not Live's: ignored
+    h.peer().receive({ type: "session.started", event_id: "e1", session: { id: "live_1" } });
+    expect(h.model.attrs).toMatchObject({ status: "connected", call_id: "live_1" });
+    h.model.kernel({
+      kind: "send",
+      event: { type: "session.commentary.append", content: "Hi", delegation_id: null },
+    });
+    h.peer().receive({ type: "session.output_transcript.delta", delta: "Hello", start_ms: 0 });
+    expect(h.session.transcript.turns.map((t) => [t.role, t.text, t.final])).toEqual([
+      ["user", "Hi", true],
+      ["assistant", "Hello", false],
+    ]);
+  });
+
+  it("does not wait for ICE gathering in a Realtime session", async () => {
+    const h = harness();
+    await connectViaKernel(h);
+    expect(h.peer().options.gatherIce).toBe(false);
+  });
+
   it("forwards every channel event to the kernel in order, batched", async () => {
     const h = harness();
     await connectViaKernel(h);

@@ -250,3 +250,52 @@ describe("reduceTranscript", () => {
     expect(t.userEndedAt).toBeUndefined();
   });
 });
+
+describe("GPT-Live transcript deltas", () => {
+  const user = (delta: string) => ({ type: "session.input_transcript.delta", delta });
+  const model = (delta: string) => ({ type: "session.output_transcript.delta", delta });
+  const rows = (state: Transcript) => state.turns.map((t) => [t.role, t.text, t.final]);
+
+  it("groups deltas into a turn until the speaker changes, which closes it", () => {
+    const state = run([user("What "), user("time?"), model("Noon"), model("."), user("Thanks")]);
+    expect(rows(state)).toEqual([
+      ["user", "What time?", true],
+      ["assistant", "Noon.", true],
+      ["user", "Thanks", false],
+    ]);
+    expect(new Set(state.turns.map((t) => t.id)).size).toBe(3);
+    expect(run([user("")])).toBe(EMPTY_TRANSCRIPT);
+  });
+
+  it("shows typed commentary as a user turn; delegation answers and thinking are not", () => {
+    const state = run([
+      model("Hi"),
+      client(5, { type: "session.commentary.append", content: "Hello", delegation_id: null }),
+      client(6, { type: "session.commentary.append", content: "r", delegation_id: "dlg_1" }),
+      client(7, { type: "session.thinking.append", content: "quiet", delegation_id: null }),
+      at(8, model("Sure")),
+    ]);
+    expect(rows(state)).toEqual([
+      ["assistant", "Hi", true],
+      ["user", "Hello", true],
+      ["assistant", "Sure", false],
+    ]);
+  });
+
+  it("shows a backend function call and the kernel's output as a tool row", () => {
+    const call = { type: "function_call", call_id: "c1", name: "add", arguments: "{}" };
+    const state = run([
+      at(10, {
+        type: "response.event",
+        delegation_id: "d1",
+        event: { type: "response.output_item.done", item: call },
+      }),
+      client(35, {
+        type: "response.item.create",
+        item: { type: "function_call_output", call_id: "c1", output: "5" },
+      }),
+    ]);
+    expect(state.turns[0]?.tool).toMatchObject({ name: "add", output: "5", durationMs: 25 });
+    expect(state.turns[0]?.final).toBe(true);
+  });
+});

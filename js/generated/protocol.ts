@@ -29,6 +29,9 @@ export type Backend = "" | "hub" | BackendName;
 /** The server extension's `backend` option. */
 export type BackendSetting = "auto" | "openai" | "local" | "hub";
 
+/** Which of OpenAI's voice APIs a session speaks: Realtime, or GPT-Live (`gpt-live-*`). */
+export type WireProtocol = "realtime" | "live";
+
 /** Who sent an event: the API (`server`) or the client. */
 export type Direction = "server" | "client";
 
@@ -336,10 +339,15 @@ export type ErrorBody = {
 /** The widget's synced traits (snake_case on both sides). */
 export type WidgetModel = {
   /**
-   * the flat GA session (`{"type": "realtime", …}`), already validated; sent with the offer;
-   * written by Python.
+   * the session, already validated: a flat GA one (`{"type": "realtime", …}`) or a GPT-Live one
+   * (`{"model": "gpt-live-1", …}`); sent with the offer; written by Python.
    */
   session_config: Record<string, unknown>;
+  /**
+   * the session's protocol: GPT-Live's data channel speaks other events (§9 of live-protocol.md),
+   * and its offer waits for ICE gathering; written by Python.
+   */
+  protocol: WireProtocol;
   /** how the offer is exchanged (below); written by Python. */
   signaling: SignalingMode;
   /** connection state; written by JS. */

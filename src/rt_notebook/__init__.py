@@ -11,10 +11,11 @@ from .errors import RealtimeError
 if TYPE_CHECKING:
     from .analysis.recorded import RecordedSession, load_session
     from .analysis.transcript import Transcript, Turn
-    from .analysis.usage import PRICES, Prices, TranscriptionPrices
+    from .analysis.usage import PRICES, LivePrices, Prices, TranscriptionPrices
     from .sessions.batch import run_batch
     from .sessions.browser import RealtimeSession
     from .sessions.headless import HeadlessSession
+    from .sessions.live import LiveUnsupported
     from .sessions.registry import disconnect_all, sessions
     from .sessions.tools import FunctionTool, function_tool
     from .wire.events import RealtimeEvent
@@ -27,6 +28,8 @@ __all__ = [
     "PRICES",
     "FunctionTool",
     "HeadlessSession",
+    "LivePrices",
+    "LiveUnsupported",
     "ModelDeprecationWarning",
     "Prices",
     "RealtimeError",
@@ -59,6 +62,8 @@ _LAZY = {
     "PRICES": "analysis.usage",
     "Prices": "analysis.usage",
     "TranscriptionPrices": "analysis.usage",
+    "LivePrices": "analysis.usage",
+    "LiveUnsupported": "sessions.live",
     "DEFAULT_MODEL": "wire.models",
     "DEFAULT_TRANSCRIPTION_MODEL": "wire.models",
     "ModelDeprecationWarning": "wire.models",

@@ -376,14 +376,15 @@ class LocalFrontend(ScriptedFrontend):
         peer.listeners.append(self._on_server_event)
         peer.channel.on("open", self._flush)
         scenario = (widget.local_options or {}).get("scenario")
-        answer = await self.backend.create_call(
+        backend = self.backend.as_live() if self.session.protocol == "live" else self.backend
+        answer = await backend.create_call(
             await peer.offer(), widget.session_config, scenario=scenario
         )
         widget.call_id, widget.backend = answer.call_id or "", "local"
         await peer.accept(answer.sdp, answer.call_id or "")
 
     def _on_server_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "session.created":
+        if event.get("type") in ("session.created", "session.started"):
             self.session.widget.status = "connected"
         self._deliver([{"dir": "server", "t": _now_ms(), "event": event}])
 

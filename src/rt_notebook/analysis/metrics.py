@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..wire.events import RealtimeEvent, as_dict
+from .live_turns import LIVE_TRANSCRIPT_EVENTS
 from .tables import Table
 
 _FIRST_OUTPUT = (
@@ -33,8 +34,13 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
     """
     rows: dict[str, dict[str, Any]] = {}
     anchor: tuple[str, float] | None = None
+    live: list[RealtimeEvent] = []
+    last_t = 0.0
     for event in events:
         kind, t = event.type, event.time
+        last_t = max(last_t, event.t)
+        if kind in _LIVE_TURN_EVENTS:
+            live.append(event)
         if event.direction == "client":
             if kind == "conversation.item.create":
                 item = as_dict(event.item)
@@ -67,6 +73,8 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
             row = rows.get(str(response.get("id")))
             if row is not None:
                 row["done_t"], row["status"] = t, response.get("status")
+    if live and not rows:
+        return live_latencies(live, last_t)
     table = Table()
     for row in rows.values():
         row["response_ms"] = _ms(row["created_t"], row["anchor_t"])
@@ -76,12 +84,75 @@ def latencies(events: Iterable[RealtimeEvent]) -> Table:
     return table
 
 
+_LIVE_TURN_EVENTS = (*LIVE_TRANSCRIPT_EVENTS, "session.started", "session.commentary.append")
+
+
+def live_latencies(events: Iterable[RealtimeEvent], until_ms: float | None = None) -> Table:
+    """GPT-Live has no responses: one row per assistant turn that follows a user turn, from
+    the end of the user's speech (or the typed text) to the assistant's first audio.
+
+    Spoken turns are timed on the session's own clock (the transcript deltas' ``start_ms`` and
+    ``end_ms``), so ``first_output_ms`` is the model's latency without network jitter.
+    ``response_ms`` is the same figure (the model starts speaking as it answers) and
+    ``generation_ms`` how long the assistant spoke. ``until_ms``: the time of the log's last
+    event, which settles the grouping of the latest deltas.
+    """
+    from .transcript import build_transcript
+
+    transcript = build_transcript(events)
+    if until_ms is not None:
+        transcript.settle(until_ms)
+    table = Table()
+    previous = None
+    for turn in transcript:
+        if turn.role == "assistant" and previous is not None and previous.role == "user":
+            anchor = previous.end if previous.end is not None else previous.start
+            first = _ms(turn.start, anchor)
+            table.append(
+                {
+                    "response_id": None,
+                    "trigger": "speech" if previous.modality == "audio" else "text",
+                    "anchor_t": anchor,
+                    "created_t": turn.start,
+                    "first_output_t": turn.start,
+                    "done_t": turn.end,
+                    "status": "completed" if turn.final else None,
+                    "response_ms": first,
+                    "first_output_ms": first,
+                    "generation_ms": _ms(turn.end, turn.start),
+                }
+            )
+        previous = turn
+    return table
+
+
 def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
     """One row per function call: arguments done → output sent, in milliseconds."""
     started: dict[str, dict[str, Any]] = {}
     table = Table()
     for event in events:
-        if event.direction == "server" and event.type == "response.function_call_arguments.done":
+        if event.direction == "server" and event.type == "response.event":  # GPT-Live
+            inner = as_dict(event.event)
+            item = as_dict(inner.get("item"))
+            if inner.get("type") == "response.output_item.done" and (
+                item.get("type") == "function_call"
+            ):
+                started[str(item.get("call_id"))] = {
+                    "call_id": item.get("call_id"),
+                    "name": item.get("name"),
+                    "arguments": item.get("arguments"),
+                    "response_id": event.delegation_id,
+                    "arguments_done_t": event.time,
+                }
+        elif event.direction == "client" and event.type == "response.item.create":
+            item = as_dict(event.item)
+            row = started.pop(str(item.get("call_id")), None)
+            if item.get("type") == "function_call_output" and row is not None:
+                row["output_sent_t"] = event.time
+                row["duration_ms"] = _ms(event.time, row["arguments_done_t"])
+                row["output"] = item.get("output")
+                table.append(row)
+        elif event.direction == "server" and event.type == "response.function_call_arguments.done":
             started[str(event.call_id)] = {
                 "call_id": event.call_id,
                 "name": event.name,

@@ -22,8 +22,11 @@ class SessionAnalysis:
 
     @property
     def model(self) -> str | None:
-        """The model, as the server reported it in ``session.created``/``updated``."""
-        for event in reversed(self.events.of("session.created", "session.updated")):
+        """The model, as the server reported it in ``session.created``/``updated`` (GPT-Live:
+        ``session.started``/``updated``)."""
+        for event in reversed(
+            self.events.of("session.created", "session.started", "session.updated")
+        ):
             if event.session:
                 return as_str(as_dict(event.session).get("model")) or None
         return None

@@ -10,7 +10,7 @@ everything is priced again, so the figures are exactly those of a full scan.
 from __future__ import annotations
 
 from ..wire.events import RealtimeEvent
-from .usage import USAGE_EVENTS, Prices, PriceTable, TranscriptionPrices, UsageLedger
+from .usage import USAGE_EVENTS, ModelPrices, PriceTable, UsageLedger
 
 
 class RunningUsage:
@@ -18,9 +18,7 @@ class RunningUsage:
 
     def __init__(self) -> None:
         self._events: list[RealtimeEvent] = []
-        self._key: tuple[dict[str, Prices | TranscriptionPrices], str | None, str | None] | None = (
-            None
-        )
+        self._key: tuple[dict[str, ModelPrices], str | None, str | None] | None = None
         self._ledger = UsageLedger()
         self._priced = 0  # how many of ``_events`` the ledger has read
 

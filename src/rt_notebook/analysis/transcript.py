@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..wire.events import RealtimeEvent, as_dict, as_dicts, as_number, as_str
+from .live_turns import LIVE_TRANSCRIPT_EVENTS, LiveTurnGrouper
 from .tables import Table
+
+if TYPE_CHECKING:
+    from openai.lib.live import TranscriptSegment, TranscriptSegmentClosedEvent
 
 
 @dataclass
@@ -58,7 +63,12 @@ class Transcript:
     ``SPEAKING_RATE_WPS``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, live_clock: bool = False) -> None:
+        """``live_clock``: a running session's transcript, whose GPT-Live grouping settles to
+        the wall clock whenever it is read (the latest deltas wait for the grouper's 50 ms
+        window or a pause otherwise; a replay settles on its events' times alone)."""
+        self.live_clock = live_clock
+        self._live_lock = threading.RLock()
         self._turns: dict[str, Turn] = {}
         self._speech_start: dict[str, float] = {}
         self._speech_stop: dict[str, float] = {}
@@ -66,16 +76,27 @@ class Transcript:
         self._response_items: dict[str, list[str]] = {}
         self._playback_start: dict[str, float] = {}
         self._played_ms: dict[str, float] = {}
+        self._live: LiveTurnGrouper | None = None
+        self._live_t0: float | None = None
+        self._live_ids: dict[str, str] = {}
 
     def __iter__(self) -> Iterator[Turn]:
+        self._settle_now()
         # a snapshot: events may add turns on another thread while a cell iterates
         return iter(list(self._turns.values()))
 
     def __len__(self) -> int:
+        self._settle_now()
         return len(self._turns)
 
     def __getitem__(self, index: int) -> Turn:
+        self._settle_now()
         return list(self._turns.values())[index]
+
+    def _settle_now(self) -> None:
+        if self.live_clock and self._live is not None:
+            with self._live_lock:  # the reader's thread may not be the events' thread
+                self._live.advance(time.time() * 1000.0)
 
     def __repr__(self) -> str:
         lines = [f"{t.role:>9}: {t.text}" for t in self]
@@ -119,7 +140,15 @@ class Transcript:
             if kind == "conversation.item.truncate" and item_id:
                 self._played_ms[item_id] = as_number(event.audio_end_ms)
                 self._truncate(item_id)
+            elif kind == "session.commentary.append" and event.delegation_id is None:
+                self._typed_live(event)
             return
+        if kind in LIVE_TRANSCRIPT_EVENTS or kind == "session.started":
+            self._update_live(event)
+            return
+        if self._live is not None:  # the grouper's clock moves with every event
+            with self._live_lock:
+                self._live.advance(event.t)
         if kind == "input_audio_buffer.speech_started" and item_id:
             self._speech_start[item_id] = t
             self._speech_ms[item_id] = [as_number(event.audio_start_ms), 0.0]
@@ -165,6 +194,54 @@ class Transcript:
             self._playback_end(str(event.response_id), t, cut=kind.endswith("cleared"))
         elif kind == "response.done":
             self._response_done(as_dict(event.response), t)
+
+    # ---- GPT-Live: timed deltas grouped into turns (analysis/live_turns.py) ------------------
+
+    def settle(self, t_ms: float) -> None:
+        """GPT-Live: let the grouping's clock reach ``t_ms`` (epoch ms), closing what is due."""
+        if self._live is not None:
+            self._live.advance(t_ms)
+
+    def _update_live(self, event: RealtimeEvent) -> None:
+        with self._live_lock:
+            self._update_live_locked(event)
+
+    def _update_live_locked(self, event: RealtimeEvent) -> None:
+        if event.type == "session.started":
+            self._live_t0 = self._live_t0 if self._live_t0 is not None else event.time
+            return
+        if self._live is None:
+            self._live = LiveTurnGrouper(self._live_segment, self._live_closed)
+        if self._live_t0 is None:
+            self._live_t0 = event.time
+        self._live.push(event)
+
+    def _live_segment(self, segment: TranscriptSegment) -> None:
+        # the grouper's ids count its instances: ours count segments, alike on every replay
+        key = self._live_ids.setdefault(segment.id, f"live_segment_{len(self._live_ids)}")
+        turn = self._turns.setdefault(
+            key, Turn(role=segment.speaker, item_id=key, modality="audio")
+        )
+        t0 = self._live_t0 or 0.0
+        turn.text = segment.text
+        turn.start = t0 + segment.start_ms / 1000.0
+        turn.end = t0 + segment.end_ms / 1000.0
+        turn.audio_ms = float(segment.end_ms - segment.start_ms)
+        if turn.role == "assistant":
+            turn.full_text = segment.text
+
+    def _live_closed(self, closed: TranscriptSegmentClosedEvent) -> None:
+        self._live_segment(closed.segment)
+        self._turns[self._live_ids[closed.segment.id]].final = True
+
+    def _typed_live(self, event: RealtimeEvent) -> None:
+        """Typed text (``send_text``): a commentary append the model answers aloud."""
+        key = as_str(event.event_id) or f"text_{event.seq}"
+        text = as_str(event.content) or ""
+        self._turns.setdefault(
+            key,
+            Turn(role="user", item_id=key, text=text, start=event.time, end=event.time, final=True),
+        )
 
     def _item_added(self, item: dict[str, Any], t: float) -> None:
         role = item.get("role")

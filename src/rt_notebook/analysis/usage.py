@@ -48,7 +48,18 @@ class TranscriptionPrices:
     text_output: float | None = None
 
 
-PriceTable: TypeAlias = Mapping[str, "Prices | TranscriptionPrices"]
+@dataclass(frozen=True)
+class LivePrices:
+    """A GPT-Live model's prices, USD per minute (billed per second): while the model is
+    active, and while an idle WebRTC session is paused (standby). Backend (Responses) tokens
+    are billed apart, by the backend model."""
+
+    active_per_minute: float
+    paused_per_minute: float
+
+
+ModelPrices: TypeAlias = "Prices | TranscriptionPrices | LivePrices"
+PriceTable: TypeAlias = Mapping[str, ModelPrices]
 
 _REALTIME_FLAGSHIP = Prices(
     text_input=4.0,
@@ -81,7 +92,9 @@ _REALTIME_1 = Prices(  # gpt-realtime and gpt-realtime-1.5: text output at $16
     audio_output=64.0,
 )
 
-PRICES: dict[str, Prices | TranscriptionPrices] = {
+_LIVE = LivePrices(active_per_minute=0.05, paused_per_minute=0.02)
+
+PRICES: dict[str, ModelPrices] = {
     # From OpenAI's model pages (developers.openai.com/api/docs/models/…), Nov 2026.
     "gpt-realtime-2.1": _REALTIME_FLAGSHIP,
     "gpt-realtime-2": _REALTIME_FLAGSHIP,
@@ -89,6 +102,10 @@ PRICES: dict[str, Prices | TranscriptionPrices] = {
     "gpt-realtime-1.5": _REALTIME_1,
     "gpt-realtime": _REALTIME_1,
     "gpt-realtime-mini": _REALTIME_MINI,
+    # GPT-Live: about $0.05/min active (OpenAI probes), $0.02/min paused (third party); not
+    # verified (live-protocol.md §8)
+    "gpt-live-1": _LIVE,
+    "gpt-live-1.1": _LIVE,
     # input transcription
     "gpt-transcribe": TranscriptionPrices(per_minute=0.0045),
     "gpt-realtime-whisper": TranscriptionPrices(per_minute=0.017),
@@ -127,6 +144,14 @@ def prices_for(model: str | None, table: PriceTable | None = None) -> Prices | N
     return found if isinstance(found, Prices) else None
 
 
+def live_prices_for(model: str | None, table: PriceTable | None = None) -> LivePrices | None:
+    """A GPT-Live model's prices, or ``None`` when unknown."""
+    table = PRICES if table is None else table
+    name = priced_as(model, table)
+    found = table[name] if name else None
+    return found if isinstance(found, LivePrices) else None
+
+
 def transcription_prices_for(
     model: str | None, table: PriceTable | None = None
 ) -> TranscriptionPrices | None:
@@ -151,12 +176,17 @@ def _effective_models(event: RealtimeEvent, models: dict[str, str | None]) -> No
         models["transcription"] = as_str(as_dict(audio_in["transcription"]).get("model")) or None
 
 
+LIVE_USAGE_EVENTS = ("session.usage.updated", "session.closed")
+"""GPT-Live's usage reports (cumulative seconds)."""
+
 USAGE_EVENTS = frozenset(
     {
         "session.created",
+        "session.started",
         "session.updated",
         "response.done",
         "conversation.item.input_audio_transcription.completed",
+        *LIVE_USAGE_EVENTS,
     }
 )
 """The server events a :class:`UsageLedger` reads."""
@@ -189,15 +219,20 @@ class UsageLedger:
         """Models (``"None"`` when unknown) whose usage has no price."""
         self.totals = UsageTotals()
         """What :func:`usage_totals` gives for the rows so far, kept as they come."""
+        self._live_seconds = dict.fromkeys(_LIVE_SECONDS, 0.0)  # the last cumulative report
 
     def add(self, event: RealtimeEvent) -> None:
         """Read one event (anything but the server's usage events is ignored)."""
         if event.direction != "server" or event.type not in USAGE_EVENTS:
             return
-        if event.type in ("session.created", "session.updated"):
+        if event.type in ("session.created", "session.started", "session.updated"):
             _effective_models(event, self.models)
-        elif event.type == "response.done":
-            row = self._response_row(event)
+        elif event.type in ("response.done", *LIVE_USAGE_EVENTS):
+            row = (
+                self._response_row(event)
+                if event.type == "response.done"
+                else self._live_row(event)
+            )
             self._add(self.responses, row)
             if row is not None:
                 self.totals.add_response(row)
@@ -245,6 +280,45 @@ class UsageLedger:
             "text_out": counts["text_out"],
             "audio_out": counts["audio_out"],
             "estimated": bool(counts["undetailed"]),
+            "cost_usd": cost,
+            "cumulative_usd": None if cost is None or previous is None else previous + cost,
+        }
+
+    def _live_row(self, event: RealtimeEvent) -> dict[str, Any] | None:
+        """A GPT-Live usage report as what it added since the last one: billable ``seconds``,
+        split into ``active_seconds`` and ``paused_seconds`` (standby) when the server says so;
+        otherwise every second is priced as active and the row is ``estimated``. The voice
+        model reports no tokens (the token columns stay 0, so both protocols read alike)."""
+        usage = as_dict(event.usage)
+        if not usage:
+            return None
+        now = {k: max(as_number(usage.get(k)), v) for k, v in self._live_seconds.items()}
+        added = {k: now[k] - self._live_seconds[k] for k in now}
+        self._live_seconds = now
+        split = "active_seconds" in usage or "paused_seconds" in usage
+        model = self.models["realtime"]
+        rate = live_prices_for(model, self.prices)
+        active = added["active_seconds"] if split else added["seconds"]
+        cost = (
+            None
+            if rate is None
+            else (
+                active * rate.active_per_minute + added["paused_seconds"] * rate.paused_per_minute
+            )
+            / 60.0
+        )
+        previous = self.responses[-1]["cumulative_usd"] if self.responses else 0.0
+        return {
+            "response_id": None,
+            "t": event.time,
+            "status": event.type,
+            "model": model,
+            "priced_as": priced_as(model, self.prices) if rate is not None else None,
+            **added,
+            **dict.fromkeys(_TOKEN_KEYS, 0),
+            "cached_text_in": 0,
+            "cached_audio_in": 0,
+            "estimated": not split,
             "cost_usd": cost,
             "cumulative_usd": None if cost is None or previous is None else previous + cost,
         }
@@ -383,6 +457,9 @@ _TOKEN_KEYS = (
 )
 
 
+_LIVE_SECONDS = ("seconds", "active_seconds", "paused_seconds")
+
+
 class UsageTotals:
     """The totals of usage rows, kept as rows come: what :func:`usage_totals` returns, at a
     constant cost per row (a live session's widget and budget read them at every response)."""
@@ -395,10 +472,16 @@ class UsageTotals:
         self.known = {"responses": 0.0, "transcriptions": 0.0}
         self.unpriced: set[str] = set()
         self.estimated = False
+        self.seconds: dict[str, float] | None = None
+        """GPT-Live's billed seconds (``None`` for a Realtime session)."""
 
     def add_response(self, row: Mapping[str, Any]) -> None:
         for key in _TOKEN_KEYS:
             self.tokens[key] += row[key]
+        if "active_seconds" in row:  # GPT-Live: billed by the second
+            self.seconds = self.seconds or dict.fromkeys(_LIVE_SECONDS, 0.0)
+            for key in _LIVE_SECONDS:
+                self.seconds[key] += float(row[key])
         self._add("responses", row)
 
     def add_transcription(self, row: Mapping[str, Any]) -> None:
@@ -431,6 +514,7 @@ class UsageTotals:
             "known_cost_usd": self.known["responses"] + self.known["transcriptions"],
             "unpriced_models": sorted(self.unpriced),
             "estimated": self.estimated,
+            **(self.seconds or {}),
         }
 
 

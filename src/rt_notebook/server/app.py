@@ -11,8 +11,11 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 
 from .._version import __version__
-from ..errors import REDACTING
+from ..errors import REDACTING, RealtimeError
+from ..wire.live_config import validate_live_session
+from ..wire.live_http import OpenAILiveHTTP
 from ..wire.openai_http import OpenAIRealtimeHTTP
+from ..wire.protocols import WireProtocol
 from ..wire.session_config import SessionConfigError, validate_session
 from ..wire.signaling import (
     MAX_OFFER_BYTES,
@@ -82,10 +85,21 @@ class RealtimeExtension(ExtensionApp):
         pinned instructions or model. Nested objects merge key by key.""",
     ).tag(config=True)
 
+    live_session_defaults = Dict(
+        help="""GPT-Live session fields merged under what a notebook asks for in a Live session
+        (e.g. {"instructions": "Be brief.", "audio": {"output": {"voice": "marin"}}}).""",
+    ).tag(config=True)
+
+    live_session_overrides = Dict(
+        help="""GPT-Live session fields forced on top of what a notebook asks for in a Live
+        session. Live fixes most fields at the start; the browser's data channel is then
+        kept from changing or adding to what is forced (see docs).""",
+    ).tag(config=True)
+
     allowed_models = List(
         Unicode(),
-        help="""Models notebooks may use. Empty (default) allows any. A session without a model
-        gets the first one listed.""",
+        help="""Models notebooks may use, Realtime and GPT-Live ones. Empty (default) allows
+        any. A session without a model gets the first one listed (of its protocol).""",
     ).tag(config=True)
 
     max_offer_bytes = Int(
@@ -177,6 +191,20 @@ class RealtimeExtension(ExtensionApp):
             raise TraitError(exc.message) from None
         return layer
 
+    @validate("live_session_defaults", "live_session_overrides")
+    def _check_live_layer(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        layer = dict(proposal["value"])
+        try:
+            validate_live_session(
+                layer,
+                transport="webrtc",
+                prefix=f"RealtimeExtension.{proposal['trait'].name}",
+                require_model=False,
+            )
+        except SessionConfigError as exc:
+            raise TraitError(exc.message) from None
+        return layer
+
     def initialize_settings(self) -> None:
         """Build the long-lived objects the handlers share."""
         serverapp_log = self.serverapp.log if self.serverapp else self.log
@@ -187,6 +215,12 @@ class RealtimeExtension(ExtensionApp):
         self.key_source = ApiKeySource(self.api_key, self.api_key_file)
         self.http_client = httpx.AsyncClient(follow_redirects=False)
         self.openai = OpenAIRealtimeHTTP(
+            self.http_client,
+            base_url=self.api_base_url,
+            api_key=self.key_source,
+            timeout=self.request_timeout,
+        )
+        self.openai_live = OpenAILiveHTTP(
             self.http_client,
             base_url=self.api_base_url,
             api_key=self.key_source,
@@ -222,17 +256,32 @@ class RealtimeExtension(ExtensionApp):
             return "hub"
         return choose_backend(self.backend, self.key_source())
 
-    def backend_for_request(self) -> RealtimeBackend:
-        """The object that performs calls, mints keys and joins calls for the active backend."""
+    def backend_for_request(self, protocol: WireProtocol = "realtime") -> RealtimeBackend:
+        """The object that performs calls, mints keys and joins calls for the active backend,
+        speaking ``protocol``."""
         if self.hub is not None:
+            if protocol == "live":
+                raise RealtimeError(
+                    400,
+                    "live_unsupported",
+                    "The class service (backend='hub') takes Realtime sessions only; "
+                    "use a Realtime model such as gpt-realtime-2.1",
+                )
             return self.hub
         if self.active_backend() == "openai":
-            return self.openai
-        return self.local_backend()
+            return self.openai_live if protocol == "live" else self.openai
+        local = self.local_backend()
+        return local.as_live() if protocol == "live" else local
 
     def session_policy(self) -> SessionPolicy:
         """What this server lays over the session a notebook asks for."""
-        return SessionPolicy(self.session_defaults, self.session_overrides, self.allowed_models)
+        return SessionPolicy(
+            self.session_defaults,
+            self.session_overrides,
+            self.allowed_models,
+            self.live_session_defaults,
+            self.live_session_overrides,
+        )
 
     def local_backend(self) -> LocalRealtime:
         """The in-process local backend, started on first use (no extra process, no port)."""
@@ -251,10 +300,13 @@ class RealtimeExtension(ExtensionApp):
             self.log.info("rt_notebook: local backend started in-process")
         return self._local
 
-    def call_started(self, call_id: str | None) -> None:
-        """Join a new call through a sideband when policy says so."""
-        if self.hub is not None or not (
-            self.enforce_overrides and self.session_overrides and call_id
+    def call_started(self, call_id: str | None, protocol: WireProtocol = "realtime") -> None:
+        """Join a new call through a sideband when policy says so (a Live call is held to
+        policy by its data channel's allow-lists instead: see ``SessionPolicy``)."""
+        if (
+            protocol == "live"
+            or self.hub is not None
+            or not (self.enforce_overrides and self.session_overrides and call_id)
         ):
             return  # the Hub service holds its calls to the class's policy itself
         task = asyncio.ensure_future(self._join(call_id))

@@ -175,12 +175,12 @@ class CallsHandler(_JsonBodyHandler):
                 body, policy=rt.session_policy(), max_offer_bytes=rt.max_offer_bytes
             )
             self._check_rate()
-            answer = await signaling.create_call(rt.backend_for_request(), request)
+            answer = await signaling.create_call(rt.backend_for_request(request.protocol), request)
         except RealtimeError as error:
             self.log.warning("rt_notebook: call refused (%s): %s", error.status, error.message)
             self._fail(error)
             return
-        rt.call_started(answer.call_id)
+        rt.call_started(answer.call_id, request.protocol)
         self.log.info(
             "rt_notebook: call %s started for %s (model %s)",
             answer.call_id,

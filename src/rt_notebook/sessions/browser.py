@@ -13,6 +13,7 @@ import ipywidgets
 
 from ..errors import redact, redacting_logger
 from ..wire.events import as_dicts
+from ..wire.protocols import WireProtocol, choose_protocol
 from ..wire.scenario import check_scenario
 from ..wire.session_config import SessionConfigError
 from ..wire.sideband import Sideband
@@ -60,11 +61,17 @@ class RealtimeSession(SessionCore):
     def __init__(self, **keywords: Unpack[RealtimeOptions]) -> None:
         options = resolve("RealtimeSession", RealtimeOptions, keywords)
         if options["push_to_talk"]:
+            if choose_protocol(options["model"], options["protocol"]) == "live":
+                raise ValueError(
+                    "push_to_talk is not available in a GPT-Live session: the Live model owns "
+                    "turns (mute the microphone instead)"
+                )
             options["turn_detection"] = None
         super().__init__(cast(RealtimeOptions, options))
         sideband = bool(options["sideband"])
         self.widget = RealtimeWidget(
             session_config=self._config,
+            protocol=self.protocol,
             signaling="kernel" if sideband else options["signaling"],
             push_to_talk=options["push_to_talk"],
             record_audio=options["record_audio"],
@@ -198,6 +205,11 @@ class RealtimeSession(SessionCore):
 
     def interrupt(self) -> None:
         """Stop the assistant: ``response.cancel`` (if one is active) and clear playback."""
+        self._realtime_only(
+            "interrupt",
+            "the Live model owns barge-in and no client event cancels, truncates or clears "
+            "its output (mute the microphone, or just speak)",
+        )
         if self._sequencer.active:
             self.send({"type": "response.cancel"})
         self.send({"type": "output_audio_buffer.clear"})
@@ -212,7 +224,7 @@ class RealtimeSession(SessionCore):
         self.widget.send(message, buffers)
 
     def _transmit(self, event: dict[str, Any]) -> None:
-        if self.sideband is not None and _authoritative(event):
+        if self.sideband is not None and _authoritative(event, self.protocol):
             self.sideband.send(event)
             self._receive(event, time.time() * 1000.0, "client")  # the browser never sees it
             return
@@ -340,7 +352,7 @@ class RealtimeSession(SessionCore):
         from .relay import join_call
 
         loop = asyncio.get_running_loop()
-        joining = join_call(str(answer["call_id"]), str(answer["backend"]))
+        joining = join_call(str(answer["call_id"]), str(answer["backend"]), protocol=self.protocol)
 
         def joined(done: concurrent.futures.Future[Any]) -> None:
             if done.exception() is None:
@@ -355,9 +367,14 @@ class RealtimeSession(SessionCore):
 RealtimeSession.__signature__ = signature(RealtimeOptions)  # type: ignore[attr-defined]
 
 
-def _authoritative(event: dict[str, Any]) -> bool:
+_LIVE_AUTHORITATIVE = ("session.update", "response.item.create", "response.create")
+
+
+def _authoritative(event: dict[str, Any], protocol: WireProtocol = "realtime") -> bool:
     """The events a sideband carries: configuration, tool outputs, response control."""
     kind = event.get("type")
+    if protocol == "live":
+        return kind in _LIVE_AUTHORITATIVE
     if kind in ("session.update", "response.create", "response.cancel"):
         return True
     item = event.get("item") or {}

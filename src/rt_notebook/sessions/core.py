@@ -24,7 +24,7 @@ from ..analysis.recorded import SessionAnalysis
 from ..analysis.running import RunningUsage
 from ..analysis.tables import Table
 from ..analysis.transcript import Transcript
-from ..analysis.usage import PRICES, UsageLedger
+from ..analysis.usage import LIVE_USAGE_EVENTS, PRICES, UsageLedger
 from ..errors import redacting_logger
 from ..wire.events import (
     RECONNECTED,
@@ -36,7 +36,14 @@ from ..wire.events import (
     as_str,
     preload_typed_events,
 )
-from ..wire.models import DEFAULT_MODEL, ModelDeprecationWarning
+from ..wire.live_config import (
+    apply_live_update,
+    compose_live_session,
+    validate_live_session,
+    validate_live_update,
+)
+from ..wire.models import DEFAULT_LIVE_MODEL, DEFAULT_MODEL, ModelDeprecationWarning
+from ..wire.protocols import WireProtocol, choose_protocol
 from ..wire.session_config import (
     apply_update,
     check_models,
@@ -46,7 +53,8 @@ from ..wire.session_config import (
 )
 from ..wire.widget_protocol import Status
 from . import registry
-from .options import SessionOptions, config_errors_at_caller
+from .live import LiveToolCalls, LiveUnsupported, append_event, tools_delegation
+from .options import DEFAULTS, SessionOptions, config_errors_at_caller
 from .replay import conversation_items, replay_events, wants_response, within_budget
 from .sequencing import ResponseSequencer
 from .tools import FunctionTool, as_output, error_output, function_tool
@@ -67,21 +75,18 @@ class SessionCore(SessionAnalysis):
 
     def __init__(self, options: SessionOptions) -> None:
         """``options`` has every keyword (see ``options.resolve``)."""
-        preload_typed_events()
         self.notices: list[str] = []
         """Deprecated-model notices about this session (also warned, and shown in the widget)."""
-        self._config = compose_session(
-            model=options["model"],
-            voice=options["voice"],
-            instructions=options["instructions"],
-            transcription=options["transcription"],
-            turn_detection=options["turn_detection"],
-            session=options["session"],
-        )
+        self.protocol: WireProtocol = choose_protocol(options["model"], options["protocol"])
+        """``"realtime"`` or ``"live"`` (GPT-Live): which of OpenAI's voice APIs it speaks."""
+        self._config = compose_config(self.protocol, options)
+        # after the config: a Live config imports openai-python here, and two threads importing
+        # its packages at once can meet a half-initialized one
+        preload_typed_events()
         self._check_models(self._config)
         self.events = EventLog(max_memory_events=options["max_memory_events"])
         """Every event in both directions, with timestamps."""
-        self.transcript = Transcript()
+        self.transcript = Transcript(live_clock=True)
         """The conversation as turns."""
         self.tools: dict[str, FunctionTool] = {}
         """Registered tools by name."""
@@ -95,6 +100,7 @@ class SessionCore(SessionAnalysis):
         self._usage = RunningUsage()
         self._model: str | None = None
         self._sequencer = ResponseSequencer(self._transmit)
+        self._live_tools = LiveToolCalls(self._transmit)
         self.lock = threading.RLock()
         """Held while an event is folded into the session's state. Events may arrive on
         another thread (a kernel subshell) while a cell runs: hold ``with s.lock:`` to read
@@ -161,8 +167,12 @@ class SessionCore(SessionAnalysis):
         """``session.update`` with GA fields (e.g. ``instructions=…``, ``tools=[…]``).
 
         Convenience keywords ``voice``, ``transcription`` and ``turn_detection`` are placed
-        at their GA paths. The change also applies to later connections.
+        at their GA paths. The change also applies to later connections. A GPT-Live session
+        takes what Live can change: ``delegation`` (same type) and ``triggers``.
         """
+        if self.protocol == "live":
+            self._apply(validate_live_update(fields))
+            return
         convenience = {
             k: fields.pop(k) for k in ("voice", "transcription", "turn_detection") if k in fields
         }
@@ -170,12 +180,17 @@ class SessionCore(SessionAnalysis):
 
     def _apply(self, update: dict[str, Any]) -> None:
         """Validate a partial session change, keep it for reconnects, send it if connected."""
-        config = validate_session(apply_update(self._config, update))
+        live = self.protocol == "live"
+        if live:
+            config = apply_live_update(self._config, update)
+        else:
+            config = validate_session(apply_update(self._config, update))
         self._check_models(config)
         self._config = config
         self._config_changed(self._config)
         if self.status in ("connected", "interrupted"):
-            self.send({"type": "session.update", "session": {"type": "realtime", **update}})
+            body = update if live else {"type": "realtime", **update}
+            self.send({"type": "session.update", "session": body})
 
     def _check_models(self, config: Mapping[str, Any]) -> None:
         """Refuse a shut-down model; warn (once per model) about a deprecated one."""
@@ -256,8 +271,18 @@ class SessionCore(SessionAnalysis):
         if function is None:
             return lambda fn: self.tool(fn, name=name, description=description)
         built = function_tool(function, name=name, description=description)
+        tools = [t.to_session_tool() for t in {**self.tools, built.name: built}.values()]
+        if self.protocol == "live":  # a backend tool: the delegation's
+            started = self.status in ("connected", "interrupted")
+            delegation = tools_delegation(self._config.get("delegation"), tools, started=started)
+            if started:
+                self._apply({"delegation": delegation})
+            else:  # a new delegation (the type may change before the start)
+                self._config = validate_live_session({**self._config, "delegation": delegation})
+                self._config_changed(self._config)
+        else:
+            self._apply({"tools": tools})
         self.tools[built.name] = built
-        self._apply({"tools": [t.to_session_tool() for t in self.tools.values()]})
         return function
 
     # ---- sending ------------------------------------------------------------------------------
@@ -269,7 +294,14 @@ class SessionCore(SessionAnalysis):
         self._transmit(dict(event))
 
     def send_text(self, text: str, *, respond: bool = True) -> None:
-        """Add a user message and (by default) ask for a response."""
+        """Add a user message and (by default) ask for a response.
+
+        GPT-Live has no user message: the text is appended as commentary, which the model
+        answers aloud (``respond=False``: as thinking, silent context).
+        """
+        if self.protocol == "live":
+            self.send(append_event(text, respond=respond))
+            return
         self.send(user_message([{"type": "input_text", "text": text}]))
         if respond:
             self.create_response()
@@ -278,6 +310,7 @@ class SessionCore(SessionAnalysis):
         self, image: Any, *, text: str | None = None, detail: str = "auto", respond: bool = True
     ) -> None:
         """Show the model an image: a matplotlib figure, an array, a PNG/JPEG path or bytes."""
+        self._realtime_only("send_image", "Live's voice model takes no images")
         import base64
 
         data, mime = image_bytes(image)
@@ -288,8 +321,18 @@ class SessionCore(SessionAnalysis):
 
     def create_response(self, **response: Any) -> None:
         """``response.create``, queued until no response is active."""
+        self._realtime_only(
+            "create_response",
+            "the Live model owns its turns (send_text appends commentary it answers aloud; "
+            "tool outputs are followed by one response.create automatically)",
+        )
         with self.lock:
             self._sequencer.request(response or None)
+
+    def _realtime_only(self, operation: str, why: str) -> None:
+        """Raise :class:`LiveUnsupported` for an operation GPT-Live does not offer."""
+        if self.protocol == "live":
+            raise LiveUnsupported(f"{operation}() is not available in a GPT-Live session: {why}")
 
     # ---- receiving ----------------------------------------------------------------------------
 
@@ -303,7 +346,9 @@ class SessionCore(SessionAnalysis):
             event = self.events.append(raw, t, direction)
             if not self._replayed or not self._is_replayed(raw):
                 self._guard("transcript", event, self.transcript.update, event)
-            if direction == "server":
+            if direction == "server" and self.protocol == "live":
+                self._usage.add(event)  # keeps only usage events and their models
+            elif direction == "server":
                 if event.type == RECONNECTING:
                     self._sequencer.pause()
                 elif event.type == RECONNECTED:
@@ -312,7 +357,9 @@ class SessionCore(SessionAnalysis):
                     self._guard("model check", event, self._notice_models, as_dict(event.session))
                 self._usage.add(event)  # keeps only usage events and their models
                 self._guard("response sequencer", event, self._sequencer.observe, event)
-        if direction == "server":
+        if direction == "server" and self.protocol == "live":
+            self._receive_live(event)
+        elif direction == "server":
             if event.type == "response.function_call_arguments.done":
                 self._guard("tool runner", event, self._run_tool, event)
             elif event.type == "response.done":
@@ -322,6 +369,21 @@ class SessionCore(SessionAnalysis):
                 self._guard("model", event, self._note_model, event)
         self._dispatch(event)
         return event
+
+    def _receive_live(self, event: RealtimeEvent) -> None:
+        """A GPT-Live server event: backend tool calls, the model, usage in seconds."""
+        if event.type == "response.event":
+            self._guard("tool runner", event, self._run_live_calls, event)
+        elif event.type in ("session.started", "session.updated"):
+            self._guard("model", event, self._note_model, event)
+        elif event.type in LIVE_USAGE_EVENTS and self.budget_usd is not None:
+            self._guard("budget", event, self._check_budget)
+
+    def _run_live_calls(self, event: RealtimeEvent) -> None:
+        with self.lock:
+            calls = self._live_tools.observe(event)
+        for call in calls:
+            self._run_call(call.call_id, call.name, call.arguments)
 
     def _replay(self) -> None:
         """A new call replaced a lost one: give it the conversation, then carry on."""
@@ -402,7 +464,8 @@ class SessionCore(SessionAnalysis):
             self._notices_changed()
 
     def _configured_model(self) -> str | None:
-        return self._config.get("model") or DEFAULT_MODEL  # what the call asks for if unset
+        default = DEFAULT_LIVE_MODEL if self.protocol == "live" else DEFAULT_MODEL
+        return self._config.get("model") or default  # what the call asks for if unset
 
     def _configured_transcription_model(self) -> str | None:
         return transcription_model(self._config)
@@ -415,6 +478,7 @@ class SessionCore(SessionAnalysis):
         if self.budget_usd is None or spent < self.budget_usd or self._sequencer.stopped:
             return
         self._sequencer.stop()
+        self._live_tools.stop()
         message = (
             f"Budget reached: this session has cost ${spent:.4f} of its "
             f"${self.budget_usd:.4f} budget, so no new responses are created and the "
@@ -479,6 +543,9 @@ class SessionCore(SessionAnalysis):
             call_id, name, arguments = str(event.call_id), str(event.name), event.arguments
         with self.lock:
             self._sequencer.tool_started(call_id)
+        self._run_call(call_id, name, arguments)
+
+    def _run_call(self, call_id: str, name: str, arguments: object) -> None:
         tool = self.tools.get(name)
         if tool is None:
             self._tool_done(call_id, error_output(f"no tool named {name!r} is registered"))
@@ -511,6 +578,10 @@ class SessionCore(SessionAnalysis):
         self._tool_done(call_id, as_output(result))
 
     def _tool_done(self, call_id: str, output: str) -> None:
+        if self.protocol == "live":
+            with self.lock:
+                self._live_tools.answer(call_id, output)
+            return
         self.send(
             {
                 "type": "conversation.item.create",
@@ -524,6 +595,34 @@ class SessionCore(SessionAnalysis):
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+_REALTIME_KEYWORDS = {
+    "transcription": "Live always transcribes (session.input_transcript.delta)",
+    "turn_detection": "the Live model owns turns and barge-in",
+}
+
+
+def compose_config(protocol: WireProtocol, options: SessionOptions) -> dict[str, Any]:
+    """The session config the keywords describe, in the protocol's shape."""
+    if protocol == "realtime":
+        return compose_session(
+            model=options["model"],
+            voice=options["voice"],
+            instructions=options["instructions"],
+            transcription=options["transcription"],
+            turn_detection=options["turn_detection"],
+            session=options["session"],
+        )
+    for name, why in _REALTIME_KEYWORDS.items():
+        if options.get(name, DEFAULTS[name]) != DEFAULTS[name]:
+            raise ValueError(f"{name}= is a Realtime keyword: {why}; remove it for a Live session")
+    return compose_live_session(
+        model=options["model"],
+        voice=options["voice"],
+        instructions=options["instructions"],
+        session=options["session"],
+    )
 
 
 class _Once:

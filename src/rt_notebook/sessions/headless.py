@@ -24,8 +24,9 @@ import websockets
 from ..errors import RealtimeError, redact, redacting_logger
 from ..wire.audio import SAMPLE_RATE
 from ..wire.events import RECONNECTED, RECONNECTING, RealtimeEvent, as_dict, as_dicts, as_str
+from ..wire.live_config import validate_live_session
 from ..wire.models import DEFAULT_MODEL
-from ..wire.sideband import websocket_url
+from ..wire.sideband import websocket_base, websocket_url
 from ..wire.signaling import env_credentials
 from ..wire.widget_protocol import Status
 from . import registry
@@ -69,7 +70,8 @@ class HeadlessSession(SessionCore):
     @config_errors_at_caller
     def __init__(self, **keywords: Unpack[HeadlessOptions]) -> None:
         options = resolve("HeadlessSession", HeadlessOptions, keywords)
-        options["model"] = options["model"] or DEFAULT_MODEL  # explicit, as ?model= needs
+        if options["protocol"] != "live":  # explicit, as ?model= needs (Live: gpt-live-1)
+            options["model"] = options["model"] or DEFAULT_MODEL
         super().__init__(cast(HeadlessOptions, options))
         self.url: str | None = options["url"]
         self.recordings = Recordings()
@@ -89,8 +91,9 @@ class HeadlessSession(SessionCore):
         self._changed = asyncio.Event()  # binds to no loop until first awaited
         self._address: tuple[str, str] | None = None
         self._closing = False
-        self.reconnect_attempts = 3
-        """New sockets tried when the connection is lost (``0``: the session ends)."""
+        self.reconnect_attempts = 0 if self.protocol == "live" else 3
+        """New sockets tried when the connection is lost (``0``: the session ends). GPT-Live:
+        0, as a new Live session starts without the lost one's conversation."""
         self.backend = ""
         """``"openai"``, ``"local"`` (in-process), or the URL it connected to."""
 
@@ -117,7 +120,13 @@ class HeadlessSession(SessionCore):
     # ---- connection -------------------------------------------------------------------
 
     async def connect(self, timeout: float = 30.0) -> None:
-        """Open the WebSocket, wait for ``session.created``, send the session config."""
+        """Open the WebSocket, wait for ``session.created``, send the session config.
+
+        GPT-Live: open ``/live/sessions``, send ``session.start`` with the config (PCM16 at
+        24 kHz unless it names a format), wait for ``session.started``.
+        """
+        if self.protocol == "live":  # checked for the WebSocket before anything is opened
+            validate_live_session(_with_pcm(self._config), transport="websocket")
         self._status = "connecting"
         self._closing = False
         await self._open(timeout)
@@ -130,9 +139,10 @@ class HeadlessSession(SessionCore):
         self._address = (url, key)
         model = self._config.get("model") or DEFAULT_MODEL
         created = len(self.events.of("session.created"))
+        live = self.protocol == "live"
         try:
             self._ws = await websockets.connect(
-                f"{url}?model={model}",
+                url if live else f"{url}?model={model}",
                 additional_headers={"Authorization": f"Bearer {key}"},
                 max_size=None,
                 open_timeout=timeout,
@@ -146,9 +156,14 @@ class HeadlessSession(SessionCore):
         self._reader = asyncio.ensure_future(self._read(self._ws))
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write())
+        if self.protocol == "live":
+            await self._start_live(timeout)
+            return
         await self.wait_for("session.created", count=created + 1, timeout=timeout)
 
     async def _configure(self, timeout: float) -> None:
+        if self.protocol == "live":
+            return  # its config went with session.start
         updated = len(self.events.of("session.updated"))
         update = {k: v for k, v in self._config.items() if k != "model"}
         self.send({"type": "session.update", "session": update})
@@ -184,8 +199,40 @@ class HeadlessSession(SessionCore):
         self._status = "error"
         self._notify()
 
-    async def close(self) -> None:
-        """Close the WebSocket (and the in-process local backend, if one was started)."""
+    async def _start_live(self, timeout: float) -> None:
+        start = validate_live_session(_with_pcm(self._config), transport="websocket")
+        started = len(self.events.of("session.started"))
+        errors = len(self.events.of("error"))
+        self.send({"type": "session.start", "session": start})
+        deadline = time.monotonic() + timeout
+        while len(self.events.of("session.started")) <= started:
+            failed = [e for e in self.events.of("error")[errors:] if e.direction == "server"]
+            if failed or self._ws is None or self._reader is None or self._reader.done():
+                error = as_dict(failed[0].error) if failed else {}
+                self._status = "error"
+                raise RealtimeError(
+                    400,
+                    as_str(error.get("code")) or "session_not_started",
+                    "The Live session did not start: "
+                    + (as_str(error.get("message")) or "the server closed the socket"),
+                    param=as_str(error.get("param")),
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no 'session.started' within {timeout} s")
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - time.monotonic()))
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the WebSocket (and the in-process local backend, if one was started).
+
+        A GPT-Live session is closed with ``session.close`` first, and its final usage
+        (``session.closed``) awaited for up to ``timeout`` seconds.
+        """
+        if self.protocol == "live" and self._status == "connected":
+            self.send({"type": "session.close"})
+            with contextlib.suppress(TimeoutError, RealtimeError):
+                await self.wait_for("session.closed", timeout=timeout)
         self._closing = True
         if self._writer is not None:
             await self._outbox.join()  # what was sent before close goes out
@@ -211,9 +258,10 @@ class HeadlessSession(SessionCore):
         if self.url:
             self.backend = "openai" if "api.openai.com" in self.url else self.url
             return self.url, self._api_key or "sk-local"
+        live = self.protocol == "live"
         if self._api_key:
             self.backend = "openai"
-            return websocket_url(self._base_url), self._api_key
+            return _ws_endpoint(self._base_url, live), self._api_key
         from ..local.backend import LocalOptions, LocalRealtime
         from ..local.server import serve_private
 
@@ -221,7 +269,7 @@ class HeadlessSession(SessionCore):
         backend = LocalRealtime(LocalOptions(scenario=self._scenario, realtime_factor=4.0))
         base, key = await self._local.enter_async_context(serve_private(backend))
         self.backend = "local"
-        return websocket_url(base), key
+        return _ws_endpoint(base, live), key
 
     # ---- sending ------------------------------------------------------------------------
 
@@ -261,8 +309,12 @@ class HeadlessSession(SessionCore):
         if samples.dtype != np.int16:
             samples = np.frombuffer(to_pcm16(samples.astype(np.float32)), dtype="<i2")
         samples = resample(samples, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else samples
-        manual = self._config.get("audio", {}).get("input", {}).get("turn_detection", "") is None
+        live = self.protocol == "live"  # the model owns turns: no commit
+        manual = not live and (
+            self._config.get("audio", {}).get("input", {}).get("turn_detection", "") is None
+        )
         pad = trailing_silence if trailing_silence is not None else (0.0 if manual else 1.0)
+        append = "session.input_audio.append" if live else "input_audio_buffer.append"
         samples = np.concatenate([samples, np.zeros(round(pad * SAMPLE_RATE), dtype=np.int16)])
         step = SAMPLE_RATE * chunk_ms // 1000
         started = time.monotonic()
@@ -270,10 +322,7 @@ class HeadlessSession(SessionCore):
             chunk = samples[offset : offset + step]
             self.recordings.mic.append(chunk.astype("<i2").tobytes(), _now_ms())
             self.send(
-                {
-                    "type": "input_audio_buffer.append",
-                    "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode(),
-                }
+                {"type": append, "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode()}
             )
             if pace:
                 await asyncio.sleep(
@@ -287,6 +336,7 @@ class HeadlessSession(SessionCore):
 
     def interrupt(self) -> None:
         """Stop the assistant (``response.cancel`` when one is active)."""
+        self._realtime_only("interrupt", "the Live model owns barge-in")
         if self._sequencer.active:
             self.send({"type": "response.cancel"})
 
@@ -324,7 +374,7 @@ class HeadlessSession(SessionCore):
 
     def _on_server_event(self, raw: dict[str, Any]) -> None:
         event = RealtimeEvent(raw, _now_ms())
-        if event.type == "response.output_audio.delta":  # kept before handlers see the delta
+        if event.type in _AUDIO_DELTAS:  # kept before handlers see the delta
             self._guard("audio recorder", event, self._keep_audio, event)
         self._receive(raw, event.t, "server")
         self._notify()
@@ -333,7 +383,8 @@ class HeadlessSession(SessionCore):
         pcm = base64.b64decode(as_str(event.delta) or "", validate=True)
         chunk = np.frombuffer(pcm, dtype="<i2").astype(np.int16)  # odd byte counts raise here
         self.recordings.assistant.append(pcm, event.t)
-        self._audio.setdefault(str(event.response_id), []).append(chunk)
+        key = str(event.response_id) if self.protocol == "realtime" else _LIVE_AUDIO
+        self._audio.setdefault(key, []).append(chunk)
 
     def _notify(self) -> None:
         self._changed.set()
@@ -349,7 +400,7 @@ class HeadlessSession(SessionCore):
             found = [e for e in self.events.of(event_type) if e.direction == "server"]
             if len(found) >= count:
                 return found[count - 1]
-            if self._status in ("closed", "error") and event_type != "session.created":
+            if self._status in ("closed", "error") and event_type not in _OPENING:
                 raise RealtimeError(499, "closed", f"the session closed before {event_type}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -363,15 +414,38 @@ class HeadlessSession(SessionCore):
         seen = len(self.events.of("response.done"))
         return await self.wait_for("response.done", count=seen + 1, timeout=timeout)
 
-    async def ask(self, text: str, timeout: float = 60.0) -> str:
-        """Send a message and return the reply's text (or spoken transcript)."""
+    async def ask(self, text: str, timeout: float = 60.0, *, quiet: float = 1.5) -> str:
+        """Send a message and return the reply's text (or spoken transcript).
+
+        GPT-Live has no end of a reply: it is the assistant's transcript from its first delta
+        after the text until ``quiet`` seconds pass without one.
+        """
+        if self.protocol == "live":
+            return await self._ask_live(text, timeout, quiet)
         seen = len(self.events.of("response.done"))
         self.send_text(text)
         done = await self.wait_for("response.done", count=seen + 1, timeout=timeout)
         return reply_text(done)
 
+    async def _ask_live(self, text: str, timeout: float, quiet: float) -> str:
+        kind = "session.output_transcript.delta"
+        seen = len(self.events.of(kind))
+        self.send_text(text)
+        await self.wait_for(kind, count=seen + 1, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._status == "connected":
+            count = len(self.events.of(kind))
+            await asyncio.sleep(quiet)
+            if len(self.events.of(kind)) == count:
+                break
+        deltas = [e for e in self.events.of(kind)[seen:] if e.direction == "server"]
+        return "".join(as_str(e.delta) or "" for e in deltas).strip()
+
     def assistant_audio(self, response_id: str | None = None) -> np.ndarray:
-        """The assistant's audio (int16, 24 kHz) of one response, or of the last one."""
+        """The assistant's audio (int16, 24 kHz) of one response, or of the last one
+        (GPT-Live: all of it, silence included, as the server streams it)."""
+        if self.protocol == "live":
+            response_id = _LIVE_AUDIO
         if response_id is None:
             done = self.events.of("response.done")
             response_id = str(as_dict(done[-1].response).get("id")) if done else ""
@@ -380,6 +454,23 @@ class HeadlessSession(SessionCore):
 
 
 HeadlessSession.__signature__ = signature(HeadlessOptions)  # type: ignore[attr-defined]
+
+
+_AUDIO_DELTAS = ("response.output_audio.delta", "session.output_audio.delta")
+_OPENING = ("session.created", "session.started")
+_LIVE_AUDIO = "live"
+
+
+def _with_pcm(config: dict[str, Any]) -> dict[str, Any]:
+    """A Live startup config in PCM16 at 24 kHz unless it names its format."""
+    audio = dict(config.get("audio") or {})
+    audio.setdefault("format", {"type": "audio/pcm", "rate": SAMPLE_RATE})
+    return {**config, "audio": audio}
+
+
+def _ws_endpoint(base_url: str, live: bool) -> str:
+    """The WebSocket of a protocol: ``…/realtime`` or GPT-Live's ``…/live/sessions``."""
+    return websocket_base(base_url) + "/live/sessions" if live else websocket_url(base_url)
 
 
 def reply_text(done: RealtimeEvent) -> str:

@@ -28,7 +28,10 @@ class SessionOptions(TypedDict, total=False):
         model: The realtime model. Unset: ``rt.DEFAULT_MODEL`` (``"gpt-realtime-2.1"``) for a
             ``HeadlessSession``; for a ``RealtimeSession`` the server extension's
             ``session_defaults`` or first ``allowed_models`` when set, else ``rt.DEFAULT_MODEL``.
-            Every call is created with an explicit model.
+            Every call is created with an explicit model. A GPT-Live model (``"gpt-live-1"``)
+            makes the session speak GPT-Live.
+        protocol: ``"realtime"`` or ``"live"``; by default the model's (``gpt-live-*`` is
+            Live; a Live session without a model gets ``gpt-live-1``).
         voice: ``audio.output.voice``, e.g. ``"marin"`` or ``"cedar"``.
         instructions: The system instructions.
         transcription: Input transcription model (default ``rt.DEFAULT_TRANSCRIPTION_MODEL``,
@@ -37,8 +40,9 @@ class SessionOptions(TypedDict, total=False):
             ``None`` for manual turns.
         session: Any further GA session fields, merged on top (validated; beta-era fields are
             refused with the GA path to use).
-        prices: Prices by model, realtime and transcription, for ``cost()`` and the budget
-            (default ``rt.PRICES``).
+        prices: Prices by model, realtime, transcription and GPT-Live (``rt.LivePrices``,
+            USD per minute active and paused), for ``cost()`` and the budget (default
+            ``rt.PRICES``).
         budget_usd: Stop creating responses and end the call when the cost reaches this.
         local_scenario: Scripted replies used when the call lands on the local backend.
         max_memory_events: Events of the log kept in memory (default 20,000, a few tens of
@@ -47,6 +51,7 @@ class SessionOptions(TypedDict, total=False):
     """
 
     model: str | None
+    protocol: str | None
     voice: str | None
     instructions: str | None
     transcription: str | None
@@ -99,6 +104,7 @@ class HeadlessOptions(SessionOptions, total=False):
 
 DEFAULTS: dict[str, Any] = {
     "model": None,
+    "protocol": None,
     "voice": None,
     "instructions": None,
     "transcription": DEFAULT_TRANSCRIPTION_MODEL,

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import RealtimeError
 from ..wire import signaling
+from ..wire.protocols import WireProtocol
 from ..wire.sideband import Sideband
 
 _TIMEOUT = 30.0
@@ -90,7 +91,7 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
     """Validate and exchange one offer; an ``answer`` body or ``{"error": …}``."""
     try:
         request = signaling.read_call_request(content)
-        async with kernel_backend() as backend:
+        async with kernel_backend(protocol=request.protocol) as backend:
             answer = await signaling.create_call(backend, request)
     except RealtimeError as error:
         return {"error": signaling.error_body(error)}
@@ -98,13 +99,17 @@ async def exchange(content: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def kernel_backend(name: str | None = None) -> AsyncIterator[signaling.RealtimeBackend]:
+async def kernel_backend(
+    name: str | None = None, protocol: WireProtocol = "realtime"
+) -> AsyncIterator[signaling.RealtimeBackend]:
     """The backend ``name``, or the one the kernel's environment points at: a JupyterHub class
     service (a user's server started by a Hub configured for rt_notebook), OpenAI (or
-    ``OPENAI_BASE_URL``) with ``OPENAI_API_KEY``, else the kernel's local backend."""
+    ``OPENAI_BASE_URL``) with ``OPENAI_API_KEY``, else the kernel's local backend; speaking
+    ``protocol`` (a class service takes Realtime sessions only)."""
     from ..hub.client import HubServiceClient, hub_token, service_url_from_env
 
-    if name in (None, "hub") and service_url_from_env() and hub_token():
+    live = protocol == "live"
+    if not live and name in (None, "hub") and service_url_from_env() and hub_token():
         import httpx
 
         async with httpx.AsyncClient() as client:
@@ -112,14 +117,16 @@ async def kernel_backend(name: str | None = None) -> AsyncIterator[signaling.Rea
         return
     credentials = signaling.env_credentials()
     if (name or signaling.choose_backend("auto", credentials.api_key)) == "local":
-        yield local_backend()
+        yield local_backend().as_live() if live else local_backend()
         return
     import httpx
 
+    from ..wire.live_http import OpenAILiveHTTP
     from ..wire.openai_http import OpenAIRealtimeHTTP
 
+    http = OpenAILiveHTTP if live else OpenAIRealtimeHTTP
     async with httpx.AsyncClient() as client:
-        yield OpenAIRealtimeHTTP(
+        yield http(
             client,
             base_url=credentials.base_url,
             api_key=lambda: credentials.api_key,
@@ -153,14 +160,14 @@ class ThreadedSideband(Sideband):
 
 
 def join_call(
-    call_id: str, backend: str, timeout: float = _TIMEOUT
+    call_id: str, backend: str, timeout: float = _TIMEOUT, protocol: WireProtocol = "realtime"
 ) -> concurrent.futures.Future[ThreadedSideband]:
     """A sideband to a call this kernel exchanged (its local backend's, or OpenAI's), joined
     on the relay thread; the future completes there."""
     worker = background_loop()
 
     async def join() -> ThreadedSideband:
-        async with kernel_backend(backend) as chosen:
+        async with kernel_backend(backend, protocol) as chosen:
             inner = await chosen.join_call(call_id, timeout)
         return ThreadedSideband(inner, worker.loop)
 

@@ -41,6 +41,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     _css = STATIC / "widget.css"
 
     session_config = synced("session_config")
+    protocol = synced("protocol")
     signaling = synced("signaling")
     status = synced("status")
     error = synced("error")

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_INPUT_ITEMS",
     "LiveTransport",
     "apply_live_update",
+    "compose_live_session",
     "hosted_tool_option",
     "live_voices",
     "prepare_live_session",
@@ -407,3 +408,23 @@ def _check_triggers(triggers: object, prefix: str) -> None:
                 f"{prefix}.triggers holds at most one trigger per event_type ({kind} twice)",
                 f"{prefix}.triggers",
             )
+
+
+def compose_live_session(
+    *,
+    model: str | None = None,
+    voice: str | Mapping[str, Any] | None = None,
+    instructions: str | None = None,
+    session: Mapping[str, Any] | None = None,
+    transport: LiveTransport | None = None,
+) -> dict[str, Any]:
+    """A Live startup config from convenience keywords, with ``session`` (any Live fields) on
+    top; the model defaults to ``gpt-live-1``."""
+    composed: dict[str, Any] = {"model": model or LIVE_MODELS[0]}
+    if instructions is not None:
+        composed["instructions"] = instructions
+    if voice is not None:
+        composed["audio"] = {"output": {"voice": voice}}
+    if session:
+        composed = merge_layers(composed, _object(session, "session"))
+    return validate_live_session(composed, transport=transport)

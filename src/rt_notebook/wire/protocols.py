@@ -7,13 +7,11 @@ The one place that decides it from a model name: ``gpt-live-<version>`` models s
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from .models import LIVE_MODELS
+from .widget_protocol import WireProtocol
 
 __all__ = ["WireProtocol", "choose_protocol", "protocol_for_model"]
-
-WireProtocol = Literal["realtime", "live"]
 
 # Any gpt-live-<version> is Live (gpt-live-1, gpt-live-1.1, gpt-live-2-2027-01-01), also one
 # this release does not list yet; not gpt-live-transcribe (a transcription model).

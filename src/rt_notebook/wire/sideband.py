@@ -48,11 +48,12 @@ class Sideband:
 
 
 class WebSocketSideband(Sideband):
-    """``{ws_base}/realtime?call_id=…`` with the API key, as OpenAI documents it."""
+    """``{ws_base}/realtime?call_id=…`` with the API key, as OpenAI documents it (with
+    ``query=False``, ``url`` as it is: GPT-Live's ``/live/sessions/{id}/attach``)."""
 
-    def __init__(self, call_id: str, url: str, api_key: str) -> None:
+    def __init__(self, call_id: str, url: str, api_key: str, *, query: bool = True) -> None:
         super().__init__(call_id)
-        self._url = f"{url}?call_id={call_id}"
+        self._url = f"{url}?call_id={call_id}" if query else url
         self._key = api_key
         self._ws: Any = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -144,14 +145,19 @@ def enforce(sideband: Sideband, overrides: Mapping[str, Any]) -> None:
     sideband.callbacks.append(check)
 
 
-def websocket_url(api_base_url: str) -> str:
-    """``https://api.openai.com/v1`` → ``wss://api.openai.com/v1/realtime``."""
+def websocket_base(api_base_url: str) -> str:
+    """``https://api.openai.com/v1`` → ``wss://api.openai.com/v1``."""
     base = api_base_url.rstrip("/")
     if base.startswith("https://"):
         base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
         base = "ws://" + base[len("http://") :]
-    return base + "/realtime"
+    return base
+
+
+def websocket_url(api_base_url: str) -> str:
+    """``https://api.openai.com/v1`` → ``wss://api.openai.com/v1/realtime``."""
+    return websocket_base(api_base_url) + "/realtime"
 
 
 def describe_failure(exc: BaseException, key: str | None) -> str:

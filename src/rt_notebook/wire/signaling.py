@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import RealtimeError, register_secret
+from .protocols import WireProtocol, protocol_for_model
 from .scenario import Scenario, scenario_from_request
 from .sdp import check_answer, check_offer
 from .session_config import SessionConfigError, prepare_session
@@ -122,18 +123,32 @@ class RealtimeBackend(Protocol):
 # ---- reading a call request -------------------------------------------------------------------
 
 
+def session_protocol(requested: object) -> WireProtocol:
+    """The protocol a requested session speaks: its model's (``gpt-live-*`` is Live)."""
+    model = requested.get("model") if isinstance(requested, Mapping) else None
+    return protocol_for_model(model if isinstance(model, str) else None)
+
+
 @dataclass(frozen=True)
 class SessionPolicy:
-    """What the party doing the exchange lays over the session a notebook asks for."""
+    """What the party doing the exchange lays over the session a notebook asks for.
+
+    Realtime and GPT-Live sessions have different fields, so each protocol has its own layers;
+    ``allowed_models`` lists models of either (a Live session needs a Live model in it).
+    """
 
     defaults: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     allowed_models: Sequence[str] = ()
+    live_defaults: Mapping[str, Any] = field(default_factory=dict)
+    live_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def prepare(self, requested: object) -> dict[str, Any]:
         """The session to send upstream; a 400 :class:`RealtimeError` when it is invalid."""
         check_depth(requested, "session")
         try:
+            if session_protocol(requested) == "live":
+                return self._prepare_live(requested)
             return prepare_session(
                 requested,
                 defaults=dict(self.defaults),
@@ -142,6 +157,24 @@ class SessionPolicy:
             )
         except SessionConfigError as exc:
             raise exc.as_http() from None
+
+    def _prepare_live(self, requested: object) -> dict[str, Any]:
+        from .live_config import prepare_live_session
+
+        live = [m for m in self.allowed_models if protocol_for_model(m) == "live"]
+        if self.allowed_models and not live:
+            raise SessionConfigError(
+                "GPT-Live models are not allowed on this server; use one of: "
+                + ", ".join(self.allowed_models),
+                "session.model",
+            )
+        return prepare_live_session(
+            requested,
+            transport="webrtc",
+            defaults=dict(self.live_defaults),
+            overrides=dict(self.live_overrides),
+            allowed_models=live,
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +187,8 @@ class CallRequest:
     """The session after policy."""
     scenario: Scenario | None = None
     """Scripted replies, for a simulating backend."""
+    protocol: WireProtocol = "realtime"
+    """The session's protocol: which of a backend's two APIs takes the call."""
 
 
 def read_json_object(
@@ -185,11 +220,14 @@ def read_call_request(
     max_offer_bytes: int = MAX_OFFER_BYTES,
 ) -> CallRequest:
     """``{sdp, session, local?}`` (the widget's request) checked; a 4xx :class:`RealtimeError`
-    names what is wrong."""
+    names what is wrong. A session with a GPT-Live model is a Live call."""
     check_depth(body, "body")
     offer = check_offer(body.get("sdp"), max_bytes=max_offer_bytes)
-    session = (policy or SessionPolicy()).prepare(body.get("session"))
-    return CallRequest(offer, session, scenario_from_request(body.get("local")))
+    requested = body.get("session")
+    session = (policy or SessionPolicy()).prepare(requested)
+    return CallRequest(
+        offer, session, scenario_from_request(body.get("local")), session_protocol(requested)
+    )
 
 
 def check_depth(value: object, param: str, limit: int = MAX_JSON_DEPTH) -> None:

@@ -32,6 +32,8 @@ Backend = TypeAliasType("Backend", Literal["", "hub"] | BackendName)
 it to a JupyterHub class service."""
 BackendSetting = TypeAliasType("BackendSetting", Literal["auto", "openai", "local", "hub"])
 """The server extension's `backend` option."""
+WireProtocol = TypeAliasType("WireProtocol", Literal["realtime", "live"])
+"""Which of OpenAI's voice APIs a session speaks: Realtime, or GPT-Live (`gpt-live-*`)."""
 Direction = TypeAliasType("Direction", Literal["server", "client"])
 """Who sent an event: the API (`server`) or the client."""
 Track = TypeAliasType("Track", Literal["mic", "assistant"])
@@ -151,7 +153,16 @@ TRAITS: tuple[Trait, ...] = (
         dict[str, Any],
         {},
         "Python",
-        'the flat GA session (`{"type": "realtime", …}`), already validated; sent with the offer',
+        'the session, already validated: a flat GA one (`{"type": "realtime", …}`) or a GPT-Live '
+        'one (`{"model": "gpt-live-1", …}`); sent with the offer',
+    ),
+    Trait(
+        "protocol",
+        WireProtocol,
+        "realtime",
+        "Python",
+        "the session's protocol: GPT-Live's data channel speaks other events (§9 of "
+        "live-protocol.md), and its offer waits for ICE gathering",
     ),
     Trait("signaling", SignalingMode, "auto", "Python", "how the offer is exchanged (below)"),
     Trait("status", Status, "idle", "JS", "connection state"),
