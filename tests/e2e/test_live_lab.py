@@ -117,9 +117,11 @@ def test_a_live_call_in_the_widget(live_lab: NotebookPage) -> None:
     assert all(t["end"] >= t["start"] for t in spoken)
     assert any("five" in t["text"] for t in turns if t["role"] == "assistant")
     assert page.query("[c['name'] for c in s.tool_calls()]") == ["add"]
-    latencies = page.query("[r['first_output_ms'] for r in s.latencies()]")
-    assert latencies
-    assert all(v is not None and v >= 0 for v in latencies)
+    latencies = page.query("[[r['trigger'], r['first_output_ms']] for r in s.latencies()]")
+    assert latencies[0][0] == "text"
+    assert latencies[0][1] > 0  # typed text → the reply's first words, on the browser's clock
+    # after speech, on the session's clock (negative: the model started before the user ended)
+    assert all(isinstance(ms, float) for _, ms in latencies)
 
     # usage in seconds, priced per minute
     page.events.wait("session.usage.updated", since=since, timeout=20)

@@ -37,6 +37,9 @@ class _Delta:
     end_ms: Any = None
 
 
+_MAX_ARRIVALS = 1000  # fragments not yet in a segment (a few are, at any time)
+
+
 class _Timer:
     def __init__(self, owner: LiveTurnGrouper) -> None:
         self._owner = owner
@@ -76,6 +79,9 @@ class LiveTurnGrouper:
                 owner._due = (owner.clock_ms + delay_ms, callback, timer)
                 return timer
 
+        self.arrivals: dict[tuple[str, Any], float] = {}
+        """When a fragment arrived (epoch ms), by (speaker, ``start_ms``), until a segment
+        that starts with it takes it (:meth:`arrival`)."""
         self._grouper = Grouper()
         self._grouper.on("segment.updated", on_update)
         self._grouper.on("segment.closed", on_closed)
@@ -94,8 +100,16 @@ class LiveTurnGrouper:
             raw.get("start_ms"),
             raw.get("end_ms"),
         )
+        speaker = "user" if event.type == "session.input_transcript.delta" else "assistant"
+        self.arrivals.setdefault((speaker, delta.start_ms), event.t)
+        while len(self.arrivals) > _MAX_ARRIVALS:
+            del self.arrivals[next(iter(self.arrivals))]
         self._grouper.push(cast(Any, delta))
         self.closed = event.type == "session.closed"
+
+    def arrival(self, segment: TranscriptSegment) -> float | None:
+        """When the first fragment of ``segment`` arrived (epoch ms), once."""
+        return self.arrivals.pop((segment.speaker, segment.start_ms), None)
 
     def advance(self, t_ms: float) -> None:
         """Move the clock to ``t_ms``, firing the grouper's timer if it is due."""

@@ -91,11 +91,13 @@ def live_latencies(events: Iterable[RealtimeEvent], until_ms: float | None = Non
     """GPT-Live has no responses: one row per assistant turn that follows a user turn, from
     the end of the user's speech (or the typed text) to the assistant's first audio.
 
-    Spoken turns are timed on the session's own clock (the transcript deltas' ``start_ms`` and
-    ``end_ms``), so ``first_output_ms`` is the model's latency without network jitter.
-    ``response_ms`` is the same figure (the model starts speaking as it answers) and
-    ``generation_ms`` how long the assistant spoke. ``until_ms``: the time of the log's last
-    event, which settles the grouping of the latest deltas.
+    After speech, both ends are on the session's own clock (the transcript deltas' ``start_ms``
+    and ``end_ms``): ``first_output_ms`` is the model's latency without network jitter. After
+    typed text, both are on the events' clock: the text sent → the reply's first transcript.
+    The model is full duplex: a reply that starts while the user still talks has a negative
+    latency (the overlap). ``response_ms`` is the same figure (the model starts speaking as it
+    answers) and ``generation_ms`` how long the assistant spoke. ``until_ms``: the time of the
+    log's last event, which settles the grouping of the latest deltas.
     """
     from .transcript import build_transcript
 
@@ -106,15 +108,17 @@ def live_latencies(events: Iterable[RealtimeEvent], until_ms: float | None = Non
     previous = None
     for turn in transcript:
         if turn.role == "assistant" and previous is not None and previous.role == "user":
-            anchor = previous.end if previous.end is not None else previous.start
-            first = _ms(turn.start, anchor)
+            spoken = previous.modality == "audio"
+            anchor = previous.end if spoken else previous.start
+            heard = turn.start if spoken else transcript.first_seen(turn.item_id)
+            first = _ms(heard, anchor)
             table.append(
                 {
                     "response_id": None,
-                    "trigger": "speech" if previous.modality == "audio" else "text",
+                    "trigger": "speech" if spoken else "text",
                     "anchor_t": anchor,
-                    "created_t": turn.start,
-                    "first_output_t": turn.start,
+                    "created_t": heard,
+                    "first_output_t": heard,
                     "done_t": turn.end,
                     "status": "completed" if turn.final else None,
                     "response_ms": first,

@@ -79,6 +79,7 @@ class Transcript:
         self._live: LiveTurnGrouper | None = None
         self._live_t0: float | None = None
         self._live_ids: dict[str, str] = {}
+        self._live_seen: dict[str, float] = {}  # when each Live turn's first text arrived
 
     def __iter__(self) -> Iterator[Turn]:
         self._settle_now()
@@ -219,6 +220,9 @@ class Transcript:
     def _live_segment(self, segment: TranscriptSegment) -> None:
         # the grouper's ids count its instances: ours count segments, alike on every replay
         key = self._live_ids.setdefault(segment.id, f"live_segment_{len(self._live_ids)}")
+        if key not in self._live_seen and self._live is not None:
+            arrived = self._live.arrival(segment)
+            self._live_seen[key] = (arrived if arrived is not None else self._live.clock_ms) / 1e3
         turn = self._turns.setdefault(
             key, Turn(role=segment.speaker, item_id=key, modality="audio")
         )
@@ -229,6 +233,10 @@ class Transcript:
         turn.audio_ms = float(segment.end_ms - segment.start_ms)
         if turn.role == "assistant":
             turn.full_text = segment.text
+
+    def first_seen(self, item_id: str) -> float | None:
+        """GPT-Live: when a turn's first text arrived (epoch seconds, the events' clock)."""
+        return self._live_seen.get(item_id)
 
     def _live_closed(self, closed: TranscriptSegmentClosedEvent) -> None:
         self._live_segment(closed.segment)
