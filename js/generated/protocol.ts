@@ -388,6 +388,11 @@ export type WidgetModel = {
    * and how to install it (`s.signaling_path` in Python); written by JS.
    */
   route: Route;
+  /**
+   * the built-in voices (`session_config.VOICES`), offered by the settings form; any other is
+   * checked by the kernel; written by Python.
+   */
+  voices: string[];
   /** the running tokens and USD of the session, updated after each response; written by Python. */
   cost: CostFigures | null;
 };

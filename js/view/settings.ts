@@ -45,6 +45,18 @@ export function buildSettings(scope: Scope): HTMLElement {
   const { model, session } = scope;
   const voice = h("input", { class: "rtnb-filter", testid: "setting-voice" });
   voice.placeholder = "default (e.g. marin)";
+  const voices = h("datalist");
+  voices.id = `rtnb-voices-${Math.random().toString(36).slice(2)}`;
+  voice.setAttribute("list", voices.id);
+  scope.watch(["voices"], () => {
+    voices.replaceChildren(
+      ...(model.get("voices") ?? []).map((name) => {
+        const o = h("option");
+        o.value = name;
+        return o;
+      }),
+    );
+  });
   const instructions = h("textarea", { class: "rtnb-filter", testid: "setting-instructions" });
   instructions.rows = 2;
   const mode = h("select", { class: "rtnb-select", testid: "setting-turn-mode" });
@@ -58,6 +70,7 @@ export function buildSettings(scope: Scope): HTMLElement {
     "form",
     { class: "rtnb-settings-form" },
     labelled("Voice", voice),
+    voices,
     labelled("Instructions", instructions),
     labelled("Turn mode", mode),
     apply,

@@ -101,6 +101,10 @@ def turn_rows(page: NotebookPage, role: str) -> Any:
 
 def test_settings_before_connecting_are_validated_by_python(ux: NotebookPage) -> None:
     ux.widget("settings").locator("summary").click()
+    offered = ux.widget("settings").locator("datalist option")
+    voices = ux.query("s.widget.voices")
+    assert "marin" in voices
+    assert offered.evaluate_all("options => options.map(o => o.value)") == voices
     ux.widget("setting-voice").fill("robot")
     ux.widget("settings-apply").click()
     error = ux.widget("error")

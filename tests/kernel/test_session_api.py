@@ -361,6 +361,9 @@ def test_downloads_answer_with_the_sessions_files() -> None:
 
 def test_settings_form_uses_the_sessions_validator() -> None:
     s = rt.RealtimeSession(voice="marin")
+    from rt_notebook.wire.session_config import VOICES
+
+    assert s.widget.voices == list(VOICES)  # what the form offers
     ask(s, ScriptedFrontend(s), {"kind": "configure", "voice": "robot"})
     assert s.widget.error is not None
     assert s.widget.error["code"] == "invalid_settings"

@@ -15,7 +15,7 @@ from ..errors import redact, redacting_logger
 from ..wire.events import as_dicts
 from ..wire.protocols import WireProtocol, choose_protocol
 from ..wire.scenario import check_scenario
-from ..wire.session_config import SessionConfigError
+from ..wire.session_config import VOICES, SessionConfigError
 from ..wire.sideband import Sideband
 from ..wire.widget_protocol import (
     BinaryTarget,
@@ -76,6 +76,7 @@ class RealtimeSession(SessionCore):
             push_to_talk=options["push_to_talk"],
             record_audio=options["record_audio"],
             notice="\n".join(self.notices),
+            voices=list(VOICES),
         )
         if options["local_scenario"] is not None:
             scenario = check_scenario(options["local_scenario"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import anywidget
-from traitlets import Bool, Dict, Enum, TraitType, Unicode, validate
+from traitlets import Bool, Dict, Enum, List, TraitType, Unicode, validate
 
 from ..errors import redact
 from ..wire.widget_protocol import TRAIT, literal_values
@@ -28,6 +28,8 @@ def synced(name: str) -> TraitType[Any, Any]:
         kind = Bool(default, help=trait.doc)
     elif trait.type is str:
         kind = Unicode(default, help=trait.doc)
+    elif get_origin(trait.type) is list:
+        kind = List(default_value=default, help=trait.doc)
     else:  # an object, or an object or null
         kind = Dict(default_value=default, allow_none=default is None, help=trait.doc)
     return kind.tag(sync=True)
@@ -56,6 +58,7 @@ class RealtimeWidget(anywidget.AnyWidget):
     local_options = synced("local_options")
     route = synced("route")
     cost = synced("cost")
+    voices = synced("voices")
     continuity = synced("continuity")
 
     @validate("error")

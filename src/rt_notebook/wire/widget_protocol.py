@@ -235,6 +235,14 @@ TRAITS: tuple[Trait, ...] = (
         "is missing and how to install it (`s.signaling_path` in Python)",
     ),
     Trait(
+        "voices",
+        list[str],
+        [],
+        "Python",
+        "the built-in voices (`session_config.VOICES`), offered by the settings form; any "
+        "other is checked by the kernel",
+    ),
+    Trait(
         "cost",
         CostFigures | None,
         None,
