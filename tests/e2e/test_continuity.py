@@ -209,6 +209,7 @@ def test_a_closed_peer_reconnects_keeping_history(lab: NotebookPage) -> None:
 
 def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage) -> None:
     scenario = [{"call": "add", "arguments": {"a": 1, "b": 2}}, {"say": "Three."}]
+    lab.run(TOOL_CELL)
     lab.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
     call_id = fresh_connection(lab)
     ran_before = len(lab.query("_ran"))
@@ -219,6 +220,14 @@ def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage
     wait_reply(lab, "Three.", since)
     assert lab.query("_ran")[ran_before:] == [[1, 2]]  # the tool ran once
     during = [r for r in lab.events.records()[since:] if started + 0.5 < r["t"] < freed - 0.5]
+    print(
+        "kernel supports subshells, comms over subshells:",
+        lab.page.evaluate(
+            "() => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;"
+            " return [k.supportsSubshells, window.jupyterapp.serviceManager.kernels"
+            ".commsOverSubshells]; }"
+        ),
+    )
     print(f"busy kernel: {len(during)} events handled during the 10 s cell (a subshell: > 0)")
     # every event of the call reached Python, in the order it happened
     state = lab.query(
