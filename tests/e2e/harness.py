@@ -419,6 +419,10 @@ async () => {
 """
 
 
+FOREIGN_HOST = "evil.test"
+"""A name Chromium resolves to 127.0.0.2: a page on another origin, still on this machine."""
+
+
 class Browser:
     """One headless Chromium (Debian's) whose fake microphone plays a WAV file in a loop."""
 
@@ -432,6 +436,8 @@ class Browser:
                 headless=True,
                 env=isolated_env(home),
                 args=[
+                    # a foreign origin for the origin tests, served from loopback
+                    f"--host-resolver-rules=MAP {FOREIGN_HOST} 127.0.0.2",
                     "--use-fake-ui-for-media-stream",
                     "--use-fake-device-for-media-stream",
                     f"--use-file-for-fake-audio-capture={mic_wav}",

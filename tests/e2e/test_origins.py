@@ -25,7 +25,7 @@ from tests.e2e import harness
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).parent / "pages"
 PAGE_HOST = "127.0.0.2"  # a loopback origin other than the backend's
-FOREIGN = "evil.test"  # resolved to PAGE_HOST by Chromium: same page server, foreign origin
+FOREIGN = harness.FOREIGN_HOST  # resolved to PAGE_HOST by Chromium: same page server
 
 pytestmark = pytest.mark.skipif(
     bool(harness.missing_tools())
@@ -91,29 +91,10 @@ def servers(pages: Path) -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="module")
-def chromium(e2e_dir: Path, mic_wav: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=harness.CHROMIUM,
-            headless=True,
-            env=harness.isolated_env(e2e_dir / "origins-home"),
-            args=[
-                f"--host-resolver-rules=MAP {FOREIGN} {PAGE_HOST}",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic_wav}",
-                "--autoplay-policy=no-user-gesture-required",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-quic",
-            ],
-        )
-        yield browser
-        browser.close()
+def chromium(browser: harness.Browser) -> Any:
+    """The package's Chromium (one Playwright per process: a second one fails inside the first's
+    loop); it resolves the foreign name to the page server."""
+    return browser.browser
 
 
 def open_page(chromium: Any, url: str, ready: str) -> Any:
