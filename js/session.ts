@@ -235,6 +235,8 @@ export class Session implements SessionHandle {
   private lostCallId = "";
   /** Kernel events sent while a call is replaced: they go in after the replayed history. */
   private heldForReplay: ClientEvent[] | null = null;
+  /** A GPT-Live call takes no client event before `session.started`: they wait in `outbox`. */
+  private awaitingStart = false;
   private awaitingReplay = false;
   private replayTimer: ReturnType<typeof setTimeout> | undefined;
   /** Items this widget replayed into new calls: not new turns of the transcript. */
@@ -320,9 +322,8 @@ export class Session implements SessionHandle {
           : this.relay.exchange;
       this.peer = peer;
       this.applyMic();
-      const queued = this.outbox;
-      this.outbox = [];
-      for (const event of queued) peer.send(event);
+      this.awaitingStart = this.model.get("protocol") === "live";
+      if (!this.awaitingStart) this.flushOutbox(peer);
       const local = this.model.get("local_options");
       const answer = await negotiate(
         peer,
@@ -452,7 +453,7 @@ export class Session implements SessionHandle {
   /** Send a client event on the channel, queued until it is open (and, while a call is
    * replaced, until the conversation was replayed into the new one). */
   send(event: ClientEvent): void {
-    if (this.peer && !this.heldForReplay) {
+    if (this.peer && !this.heldForReplay && !this.awaitingStart) {
       this.peer.send(event);
       return;
     }
@@ -469,6 +470,12 @@ export class Session implements SessionHandle {
       });
     }
     queue.push(event);
+  }
+
+  private flushOutbox(peer: PeerLike): void {
+    const queued = this.outbox;
+    this.outbox = [];
+    for (const event of queued) peer.send(event);
   }
 
   setMuted(muted: boolean): void {
@@ -654,6 +661,10 @@ export class Session implements SessionHandle {
     if (entry.dir === "server") {
       this.playback = trackPlayback(this.playback, entry.event);
       if (STARTED.has(entry.event.type)) {
+        if (this.awaitingStart && this.peer) {
+          this.awaitingStart = false;
+          this.flushOutbox(this.peer);
+        }
         const replacing = this.machine.state === "reconnecting";
         if (this.machine.dispatch({ type: "session_created" })) {
           this.clearSessionTimer();
@@ -805,6 +816,7 @@ export class Session implements SessionHandle {
       this.notify("continuity");
     }
     this.outbox = [];
+    this.awaitingStart = false;
     if (this.held) {
       this.held = false;
       this.notify("ptt");

@@ -113,8 +113,10 @@ describe("Session over kernel signaling", () => {
     expect(offer).toMatchObject({ session: { model: "gpt-live-1" } });
     expect(h.peer().options.gatherIce).toBe(true);
     h.peer().open();
-    h.peer().receive({ type: "session.created" }); // not Live's: ignored
+    h.model.kernel({ kind: "send", event: { type: "session.input_audio.mute" } });
+    expect(h.peer().wire).toEqual([]); // Live takes nothing before session.started
     h.peer().receive({ type: "session.started", event_id: "e1", session: { id: "live_1" } });
+    expect(h.peer().wire.map((e) => e.type)).toEqual(["session.input_audio.mute"]);
     expect(h.model.attrs).toMatchObject({ status: "connected", call_id: "live_1" });
     h.model.kernel({
       kind: "send",

@@ -66,7 +66,7 @@ class NotebookPage(_Page):
 def server(e2e_dir: Path) -> Iterator[JupyterServer]:
     args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
     with running(JupyterServer("notebooks", "lab", e2e_dir / "notebooks", args)) as lab:
-        for notebook in NOTEBOOKS.glob("0[124]_*.ipynb"):
+        for notebook in NOTEBOOKS.glob("0[1245]_*.ipynb"):
             shutil.copy(notebook, lab.root / notebook.name)
         yield lab
 
@@ -135,5 +135,29 @@ def test_teaching_in_stages(browser: Browser, server: JupyterServer) -> None:
             "Great. Now, what is one half plus one quarter?"
         )
         page.page.get_by_text("now: Stage 2").first.wait_for(timeout=15_000)
+    finally:
+        page.close()
+
+
+def test_gpt_live(browser: Browser, server: JupyterServer) -> None:
+    page = open_notebook(browser, server, "05_gpt_live.ipynb")
+    try:
+        page.wait_status("connected")
+        assert page.value("[s.protocol, s.model]") == ["live", "gpt-live-1"]
+        wait_for(
+            lambda: page.value("[c['output'] for c in s.tool_calls()]") == ["68.0"],
+            timeout=40,
+            what="the backend tool call answered from the kernel",
+        )
+        wait_for(
+            lambda: "sixty-eight" in page.value("' '.join(t.text for t in s.transcript)"),
+            timeout=40,
+            what="the follow-up spoken after the tool output",
+        )
+        sent = page.value("[e.type for e in s.events if e.direction == 'client']")
+        assert sent.count("response.create") == 1
+        assert sent[0] == "session.commentary.append"
+        page.page.get_by_text("Hi from a headless Live session.").first.wait_for(timeout=15_000)
+        page.page.get_by_text("is not available in a GPT-Live session").first.wait_for()
     finally:
         page.close()

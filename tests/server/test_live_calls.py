@@ -65,11 +65,16 @@ async def test_live_sessions_get_the_live_layers_and_allowed_live_models(
     route = live_route(openai_mock)
     await post_call(jp_fetch, {"sdp": OFFER, "session": {"model": "gpt-live-1.1"}})
     sent = json.loads(route.calls.last.request.content)["session"]
+    allowed = sent.pop("client")["data_channel"]["allowed_client_events"]
     assert sent == {
         "model": "gpt-live-1.1",
         "audio": {"output": {"voice": "vesper"}},
         "instructions": "Teacher's rule.",
     }
+    # the browser may not outweigh the forced instructions with standing ones of its own
+    assert "session.instructions.append" not in allowed
+    assert {"session.commentary.append", "response.item.create", "session.close"} <= set(allowed)
+    assert "session.start" not in allowed
     code, error = await call_error(jp_fetch, {"sdp": OFFER, "session": {"model": "gpt-live-1"}})
     assert code == 400
     assert "gpt-live-1" in error["error"]["message"]
@@ -158,3 +163,39 @@ async def test_a_live_call_on_the_in_process_local_backend(jp_fetch: Any) -> Non
         e["delta"] for e in client.events if e["type"] == "session.output_transcript.delta"
     )
     assert assert_live_conformant(client.events, client.sent, channel="data_channel")
+
+
+@pytest.mark.parametrize(
+    "rt_config",
+    [
+        {
+            "api_key": None,
+            "live_session_overrides": {
+                "instructions": "Only talk about physics.",
+                "delegation": {"type": "responses", "responses": {"model": "gpt-5.6-terra"}},
+            },
+        }
+    ],
+    indirect=True,
+)
+async def test_the_data_channel_cannot_undo_what_the_server_forces(jp_fetch: Any) -> None:
+    client = RtcClient()
+    await client.pc.setLocalDescription(await client.pc.createOffer())
+    asked = {
+        "model": "gpt-live-1",
+        "instructions": "Talk about anything.",
+        "client": {"data_channel": {"allowed_client_events": ["session.update", "session.close"]}},
+    }
+    response = await post_call(jp_fetch, {"sdp": client.pc.localDescription.sdp, "session": asked})
+    answer = json.loads(response.body)
+    assert answer["session"]["instructions"] == "Only talk about physics."
+    assert answer["session"]["client"]["data_channel"]["allowed_client_events"] == ["session.close"]
+    await client.accept(answer["sdp"], answer["call_id"])
+    await client.wait("session.started", timeout=15)
+    client.send({"type": "session.update", "session": {"triggers": []}})
+    client.send({"type": "session.instructions.append", "content": "x", "delegation_id": None})
+    await client.wait("error", count=2, timeout=10)
+    await client.close()
+    refused = [e["error"]["message"] for e in client.events if e["type"] == "error"]
+    assert all("allowed_client_events" in m for m in refused)
+    assert not [e for e in client.events if e["type"] == "session.updated"]

@@ -428,3 +428,43 @@ def compose_live_session(
     if session:
         composed = merge_layers(composed, _object(session, "session"))
     return validate_live_session(composed, transport=transport)
+
+
+_NEVER_ON_THE_CHANNEL = (
+    "session.start",
+    "session.input_audio.append",
+    "session.output_audio.fixture.play",
+)
+# what a forced field can be changed or outweighed by, from the browser's data channel
+_CHANGED_BY = {
+    "delegation": "session.update",
+    "triggers": "session.update",
+    "instructions": "session.instructions.append",
+}
+
+
+@functools.cache
+def data_channel_client_events() -> tuple[str, ...]:
+    """The client events a browser may send on a Live call's data channel (openai-python's
+    ``ClientEvent`` union, less those of the primary WebSocket and the sideband)."""
+    from openai.types.live import ClientEvent
+
+    kinds = [
+        get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(ClientEvent)[0])
+    ]
+    return tuple(k for k in kinds if k not in _NEVER_ON_THE_CHANNEL)
+
+
+def lock_overrides(session: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``session`` with its data channel kept from undoing ``overrides``: Live fixes most
+    fields at the start, and the client events that could change or outweigh a forced one
+    (``session.update`` for delegation and triggers, ``session.instructions.append`` for
+    instructions) leave ``client.data_channel.allowed_client_events``."""
+    barred = {_CHANGED_BY[key] for key in overrides if key in _CHANGED_BY}
+    if not barred:
+        return dict(session)
+    channel = dict((session.get("client") or {}).get("data_channel") or {})
+    asked = channel.get("allowed_client_events", "all")
+    allowed = data_channel_client_events() if asked == "all" else asked
+    channel["allowed_client_events"] = [k for k in allowed if k not in barred]
+    return {**session, "client": {**(session.get("client") or {}), "data_channel": channel}}

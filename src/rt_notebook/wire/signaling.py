@@ -159,7 +159,7 @@ class SessionPolicy:
             raise exc.as_http() from None
 
     def _prepare_live(self, requested: object) -> dict[str, Any]:
-        from .live_config import prepare_live_session
+        from .live_config import lock_overrides, prepare_live_session
 
         live = [m for m in self.allowed_models if protocol_for_model(m) == "live"]
         if self.allowed_models and not live:
@@ -168,13 +168,14 @@ class SessionPolicy:
                 + ", ".join(self.allowed_models),
                 "session.model",
             )
-        return prepare_live_session(
+        session = prepare_live_session(
             requested,
             transport="webrtc",
             defaults=dict(self.live_defaults),
             overrides=dict(self.live_overrides),
             allowed_models=live,
         )
+        return lock_overrides(session, self.live_overrides)
 
 
 @dataclass(frozen=True)
