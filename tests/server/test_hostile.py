@@ -202,7 +202,7 @@ async def test_big_bodies_are_refused_before_they_are_buffered(
     auth = {"Authorization": f"token {jp_serverapp.identity_provider.token}"}
     started = time.monotonic()
     declared = await _raw_post(port, path, {**auth, "Content-Length": str(100 << 20)}, iter(()))
-    assert time.monotonic() - started < 5  # answered without waiting for 100 MB
+    assert time.monotonic() - started < 30  # answered without waiting for a body never sent
     assert declared.startswith(b"HTTP/1.1 413")
     assert b"body_too_large" in declared
 
@@ -240,7 +240,7 @@ async def test_request_timeout_is_a_total_deadline(jp_fetch: Any, hostile: Hosti
     got, body, _ = await fetch(jp_fetch, "calls", json.dumps({"sdp": OFFER}))
     took = time.monotonic() - started
     assert (got, body["error"]["code"]) == (504, "upstream_timeout")
-    assert took < 4.0  # request_timeout=2
+    assert took < 10  # request_timeout=2; the drip alone would take minutes
 
 
 @pytest.mark.parametrize("mode", ["huge", "huge_declared"])
