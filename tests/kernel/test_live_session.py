@@ -329,3 +329,14 @@ def test_live_usage_rows_price_active_and_paused_seconds() -> None:
     unpriced = usage_totals(usage_rows(reports, {}))
     assert unpriced["cost_usd"] is None
     assert unpriced["unpriced_models"] == ["gpt-live-1.1"]
+
+
+async def test_behind_a_class_service_the_kernel_relay_refuses_live(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RT_NOTEBOOK_HUB_SERVICE_URL", "http://127.0.0.1:9/services/rt-notebook/")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token")
+    content = {"sdp": await RtcClient().offer(), "session": {"model": "gpt-live-1"}}
+    answer = await relay.exchange(content)
+    assert answer["error"]["code"] == "live_unsupported"
+    assert "class service" in answer["error"]["message"]

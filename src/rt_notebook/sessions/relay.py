@@ -109,7 +109,14 @@ async def kernel_backend(
     from ..hub.client import HubServiceClient, hub_token, service_url_from_env
 
     live = protocol == "live"
-    if not live and name in (None, "hub") and service_url_from_env() and hub_token():
+    if name in (None, "hub") and service_url_from_env() and hub_token():
+        if live:  # never around the class's policy to another backend
+            raise RealtimeError(
+                400,
+                "live_unsupported",
+                "This server's calls go through the class service (JupyterHub), which takes "
+                "Realtime sessions only; use a Realtime model such as gpt-realtime-2.1",
+            )
         import httpx
 
         async with httpx.AsyncClient() as client:
