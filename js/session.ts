@@ -187,6 +187,9 @@ const URGENT = new Set([
   "error",
 ]);
 
+/** How long a GPT-Live call may drain after `session.close` before its peer is closed. */
+export const LIVE_CLOSE_MS = 2000;
+
 /** The server event that says the session runs: Realtime's, GPT-Live's. */
 const STARTED = new Set(["session.created", "session.started"]);
 
@@ -221,6 +224,8 @@ export class Session implements SessionHandle {
   private playback: Playback = SILENT;
   private held = false;
   private sessionTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A GPT-Live call told `session.close` and draining, until `session.closed` or a timeout. */
+  private closingTimer: ReturnType<typeof setTimeout> | undefined;
   /** Views showing this session now; a live call outlives its last one only briefly. */
   private views = 0;
   private orphanTimer: ReturnType<typeof setTimeout> | undefined;
@@ -438,7 +443,15 @@ export class Session implements SessionHandle {
   }
 
   /** Close the session (Disconnect button or `{kind: "disconnect"}`). */
-  disconnect(): void {
+  disconnect(drain = true): void {
+    const peer = this.peer;
+    if (drain && peer && this.closingTimer === undefined && this.liveCallRunning()) {
+      // GPT-Live: the call ends with its final usage (session.closed), then the peer closes
+      peer.send({ type: "session.close" });
+      this.closingTimer = setTimeout(() => this.disconnect(false), LIVE_CLOSE_MS);
+      return;
+    }
+    this.clearClosingTimer();
     const callId = this.model.get("call_id") ?? "";
     this.machine.dispatch({ type: "close" });
     this.teardown(null);
@@ -448,6 +461,15 @@ export class Session implements SessionHandle {
         console.debug("rt_notebook: the class service did not take the hangup", err);
       });
     }
+  }
+
+  private liveCallRunning(): boolean {
+    return this.model.get("protocol") === "live" && this.machine.state === "connected";
+  }
+
+  private clearClosingTimer(): void {
+    if (this.closingTimer !== undefined) clearTimeout(this.closingTimer);
+    this.closingTimer = undefined;
   }
 
   /** Send a client event on the channel, queued until it is open (and, while a call is
@@ -577,7 +599,7 @@ export class Session implements SessionHandle {
     this.listeners.clear();
     for (const pending of this.downloads.values()) pending.reject(new Error("widget closed"));
     this.downloads.clear();
-    this.disconnect();
+    this.disconnect(false);
     this.machine.dispose();
   }
 
@@ -606,6 +628,10 @@ export class Session implements SessionHandle {
       },
       onChannelClose: () => {
         if (!current()) return;
+        if (this.closingTimer !== undefined) {
+          this.disconnect(false); // the Live call we were closing ended
+          return;
+        }
         const callId = this.model.get("call_id") ?? "";
         if (this.budget && callId && this.machine.state !== "connecting") {
           // a class service ends calls on purpose (budget, teacher): ask it why, no new call
@@ -660,6 +686,9 @@ export class Session implements SessionHandle {
     this.activity = reduceActivity(this.activity, entry);
     if (entry.dir === "server") {
       this.playback = trackPlayback(this.playback, entry.event);
+      if (entry.event.type === "session.closed" && this.closingTimer !== undefined) {
+        queueMicrotask(() => this.disconnect(false)); // after this event reaches the kernel
+      }
       if (STARTED.has(entry.event.type)) {
         if (this.awaitingStart && this.peer) {
           this.awaitingStart = false;
@@ -817,6 +846,7 @@ export class Session implements SessionHandle {
     }
     this.outbox = [];
     this.awaitingStart = false;
+    this.clearClosingTimer();
     if (this.held) {
       this.held = false;
       this.notify("ptt");

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EventEntry, WidgetModel } from "../generated/protocol";
 import type { PeerOptions } from "../peer";
 import type { SessionDeps } from "../session";
-import { Session } from "../session";
+import { LIVE_CLOSE_MS, Session } from "../session";
 import { ExtensionClient } from "../signaling";
 import { FakeModel, FakePeer, routedFetch, STATUS_LOCAL } from "./fakes";
 
@@ -127,6 +127,37 @@ describe("Session over kernel signaling", () => {
       ["user", "Hi", true],
       ["assistant", "Hello", false],
     ]);
+  });
+
+  it("ends a GPT-Live call with session.close and waits for session.closed", async () => {
+    const h = harness({ protocol: "live", session_config: { model: "gpt-live-1" } });
+    await connectViaKernel(h, { call_id: "live_1" });
+    h.peer().open();
+    h.peer().receive({ type: "session.started", session: { id: "live_1" } });
+    h.session.disconnect();
+    expect(h.peer().wire.map((e) => e.type)).toEqual(["session.close"]);
+    expect(h.peer().closed).toBe(false); // draining: its final usage is still to come
+    h.peer().receive({ type: "session.closed", reason: "close_requested", usage: { seconds: 3 } });
+    await vi.waitFor(() => expect(h.peer().closed).toBe(true));
+    expect(h.model.attrs.status).toBe("closed");
+    const types = () =>
+      h.model
+        .sentOfKind("events")
+        .flatMap((m) => (m.batch as EventEntry[]).map((e) => e.event.type));
+    await vi.waitFor(() => expect(types()).toContain("session.closed")); // the kernel has it
+  });
+
+  it("closes a GPT-Live call that never confirms after a short wait", async () => {
+    const h = harness({ protocol: "live", session_config: { model: "gpt-live-1" } });
+    await connectViaKernel(h, { call_id: "live_1" });
+    h.peer().open();
+    h.peer().receive({ type: "session.started", session: { id: "live_1" } });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    h.session.disconnect();
+    expect(h.peer().closed).toBe(false);
+    vi.advanceTimersByTime(LIVE_CLOSE_MS);
+    expect(h.peer().closed).toBe(true);
+    expect(h.model.attrs.status).toBe("closed");
   });
 
   it("does not wait for ICE gathering in a Realtime session", async () => {

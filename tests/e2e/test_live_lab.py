@@ -135,4 +135,10 @@ def test_a_live_call_in_the_widget(live_lab: NotebookPage) -> None:
     records = page.events.records()[since:]
     server = [r["event"] for r in records if r.get("kind") == "event" and r["dir"] == "server"]
     client = [r["event"] for r in records if r.get("kind") == "event" and r["dir"] == "client"]
+    # Disconnect closed the Live call gracefully: its final usage reached Python
+    assert client[-1]["type"] == "session.close"
+    closed = [e for e in server if e["type"] == "session.closed"]
+    assert closed
+    assert closed[0]["reason"] == "close_requested"
+    assert page.query("s.cost()['seconds']") == closed[0]["usage"]["seconds"]
     assert assert_live_conformant(server, client, channel="data_channel") > 20
