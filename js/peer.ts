@@ -38,6 +38,8 @@ export interface PeerOptions {
   onAudio?: (track: Track, pcm: Int16Array, t: number) => void;
   /** Send the offer only once ICE gathering completes (GPT-Live takes no trickled candidates). */
   gatherIce?: boolean;
+  /** Share this microphone (a clone of its tracks: same capture, no new permission prompt). */
+  mic?: MediaStream;
 }
 
 /** The longest wait for ICE gathering before the offer goes out with what it has. */
@@ -70,6 +72,8 @@ export interface PeerLike {
   enableSound(): Promise<boolean>;
   levels(): Levels;
   close(): void;
+  /** The microphone this call sends, for a call that takes over from it. */
+  readonly micStream?: MediaStream;
 }
 
 export function micConstraints(audio: AudioConstraints, deviceId: string): MediaTrackConstraints {
@@ -121,10 +125,16 @@ export class Peer implements PeerLike {
 
   /** Ask for the microphone, then build the connection. getUserMedia errors propagate as-is. */
   static async open(options: PeerOptions): Promise<Peer> {
-    const mic = await navigator.mediaDevices.getUserMedia({
-      audio: micConstraints(options.audio, options.deviceId),
-    });
+    const mic =
+      options.mic?.clone() ??
+      (await navigator.mediaDevices.getUserMedia({
+        audio: micConstraints(options.audio, options.deviceId),
+      }));
     return new Peer(options, mic);
+  }
+
+  get micStream(): MediaStream {
+    return this.mic;
   }
 
   private constructor(options: PeerOptions, mic: MediaStream) {

@@ -29,7 +29,7 @@ import type { Levels, PeerLike, PeerOptions } from "./peer";
 import { Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
-import type { Exchange } from "./signaling";
+import type { Answer, Exchange } from "./signaling";
 import {
   chooseRoute,
   ExtensionClient,
@@ -236,6 +236,9 @@ export class Session implements SessionHandle {
   private downloadCount = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private rolloverTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A call opened to take over before the current one expires, until its session starts. */
+  private standby: PeerLike | null = null;
+  private standbyTimer: ReturnType<typeof setTimeout> | undefined;
   /** The call that was lost, for the `reconnected` marker. */
   private lostCallId = "";
   /** Kernel events sent while a call is replaced: they go in after the replayed history. */
@@ -388,8 +391,10 @@ export class Session implements SessionHandle {
   }
 
   /** The replacement call has its session: say so, and wait for the kernel's replay. */
-  private reconnected(): void {
-    const done = this.reconnecting;
+  private reconnected(
+    done: Reconnecting | null = this.reconnecting,
+    extra: Record<string, unknown> = {},
+  ): void {
     this.reconnecting = null;
     this.awaitingReplay = true;
     this.marker(RECONNECTED, {
@@ -398,6 +403,7 @@ export class Session implements SessionHandle {
       rollover: done?.reason === ROLLOVER_REASON,
       call_id: this.model.get("call_id") ?? "",
       previous_call_id: this.lostCallId,
+      ...extra,
     });
     this.lostCallId = "";
     const reason = done?.reason ?? "";
@@ -438,8 +444,132 @@ export class Session implements SessionHandle {
     const wait = Math.max(0, left - Math.min(ROLLOVER_MARGIN_MS, left * 0.2));
     this.rolloverTimer = setTimeout(() => {
       this.rolloverTimer = undefined;
-      if (this.machine.state === "connected") this.lose(ROLLOVER_REASON);
+      if (this.machine.state === "connected") void this.rollOver();
     }, wait);
+  }
+
+  /**
+   * Make-before-break: a new call (the same microphone, session config and route) is opened
+   * while the current one stays up; when the new call's session starts, events flow from it,
+   * the old call hangs up, and the kernel replays the conversation into the new one. Kernel
+   * events wait from the start (as in a reconnect) and go in after the replay. Whatever the old
+   * call still says after the switch is dropped on purpose: it belongs to a call being hung up.
+   * If the new call cannot start, the old one is replaced after it, as after a loss.
+   */
+  private async rollOver(): Promise<void> {
+    const old = this.peer;
+    if (!old || this.standby || this.machine.state !== "connected") return;
+    const base = this.attempt;
+    const previous = this.model.get("call_id") ?? "";
+    const done: Reconnecting = {
+      attempt: 1,
+      of: Math.max(0, this.model.get("continuity")?.attempts ?? 3),
+      reason: ROLLOVER_REASON,
+    };
+    let peer: PeerLike | null = null;
+    let answer: Answer | null = null;
+    let switched = false;
+    const early: EventEntry[] = [];
+    const abandon = (why: string): void => {
+      if (switched || base !== this.attempt) return;
+      console.debug(`rt_notebook: the new call did not start (${why}); replacing the call after`);
+      this.closeStandby();
+      this.lose(ROLLOVER_REASON);
+    };
+    const options = this.peerOptions(base + 1);
+    const takeOver: PeerOptions = {
+      ...options,
+      ...(old.micStream ? { mic: old.micStream } : {}),
+      onEntry: (entry) => {
+        if (switched) return options.onEntry(entry);
+        if (base !== this.attempt || !peer) return;
+        early.push(entry);
+        if (entry.dir !== "server" || !STARTED.has(entry.event.type)) return;
+        switched = true;
+        this.switchCall(old, peer, previous, answer, early, done);
+      },
+      onIceState: (state) => {
+        if (switched) options.onIceState(state);
+        else if (state === "failed") abandon("its network connection failed");
+      },
+      onChannelClose: () => {
+        if (switched) options.onChannelClose();
+        else abandon("its data channel closed");
+      },
+    };
+    this.heldForReplay ??= [];
+    this.marker(RECONNECTING, { ...done, call_id: previous, make_before_break: true });
+    try {
+      const route = await chooseRoute(this.route, this.deps.client, this.deps.pageConfig());
+      if (base !== this.attempt) return;
+      peer = await this.deps.openPeer(takeOver);
+      if (base !== this.attempt) {
+        peer.close();
+        return;
+      }
+      this.standby = peer;
+      const muted = this.model.get("muted") ?? false;
+      peer.setMicEnabled(micEnabled(muted, this.model.get("push_to_talk") ?? false, this.held));
+      const exchange: Exchange =
+        route.mode === "server"
+          ? serverExchange(this.deps.client, route.status)
+          : this.relay.exchange;
+      const local = this.model.get("local_options");
+      answer = await negotiate(
+        peer,
+        exchange,
+        this.model.get("session_config") ?? {},
+        local?.scenario ? local : undefined,
+      );
+      if (switched && this.peer === peer) {
+        this.setTraits({ backend: answer.backend, call_id: answer.call_id }); // it started first
+      }
+      if (base !== this.attempt || switched) return;
+      this.standbyTimer = setTimeout(
+        () => abandon("no session.created"),
+        this.deps.sessionTimeoutMs ?? 15_000,
+      );
+    } catch (err) {
+      abandon(describeError(err, this.route).message);
+    }
+  }
+
+  /** The new call's session started: route events from it, then hang up the old call. */
+  private switchCall(
+    old: PeerLike,
+    next: PeerLike,
+    previous: string,
+    answer: Answer | null,
+    entries: EventEntry[],
+    done: Reconnecting,
+  ): void {
+    this.clearStandbyTimer();
+    this.standby = null;
+    this.attempt += 1; // the old call's late events are dropped from here on
+    this.peer = next;
+    this.applyMic();
+    const openedAt = entries[entries.length - 1]?.t ?? now();
+    old.close();
+    const closedAt = now();
+    if (answer) this.setTraits({ backend: answer.backend, call_id: answer.call_id });
+    this.lostCallId = previous;
+    for (const entry of entries) this.record(entry);
+    this.reconnected(done, {
+      make_before_break: true,
+      opened_at: openedAt,
+      previous_closed_at: closedAt,
+    });
+  }
+
+  private closeStandby(): void {
+    this.clearStandbyTimer();
+    this.standby?.close();
+    this.standby = null;
+  }
+
+  private clearStandbyTimer(): void {
+    if (this.standbyTimer !== undefined) clearTimeout(this.standbyTimer);
+    this.standbyTimer = undefined;
   }
 
   /** Close the session (Disconnect button or `{kind: "disconnect"}`). */
@@ -828,6 +958,7 @@ export class Session implements SessionHandle {
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.relay.cancel();
+    this.closeStandby();
     this.peer?.close();
     this.peer = null;
   }

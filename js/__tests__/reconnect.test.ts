@@ -244,22 +244,87 @@ describe("reconnect", () => {
 });
 
 describe("rollover", () => {
-  it("moves to a new call before expires_at, and the marker says it was a rollover", async () => {
+  it("opens the new call before it hangs up the old one (make-before-break)", async () => {
     const h = harness();
     void h.session.connect();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const expiresAt = (now() + 200_000) / 1000;
     const first = await answer(h, 0, { expires_at: expiresAt });
     vi.advanceTimersByTime(169_000);
-    expect(first.closed).toBe(false);
+    expect(h.model.sentOfKind("offer").length).toBe(1);
     vi.advanceTimersByTime(1_000); // 30 s before it expires
-    expect(first.closed).toBe(true);
-    expect(h.session.reconnecting?.reason).toBe(ROLLOVER_REASON);
-    vi.advanceTimersByTime(0); // no backoff: nothing failed
     vi.useRealTimers();
-    await answer(h, 1);
-    expect(markers(h, RECONNECTED)[0]).toMatchObject({ rollover: true, previous_call_id: "rtc_0" });
+    // the new call is offered while the old one stays up, with the old one's microphone
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBe(2));
+    expect(first.closed).toBe(false);
+    expect(h.session.status).toBe("connected");
+    expect(markers(h, RECONNECTING)[0]).toMatchObject({
+      make_before_break: true,
+      call_id: "rtc_0",
+    });
+    const offer = h.model.sentOfKind("offer")[1] ?? {};
+    h.model.kernel({
+      kind: "answer",
+      id: offer.id,
+      sdp: "v=0\r\nb",
+      call_id: "rtc_1",
+      backend: "local",
+    });
+    await vi.waitFor(() => expect(h.peers.length).toBe(2));
+    const second = h.peers[1] as FakePeer;
+    await vi.waitFor(() => expect(second.accepted.length).toBe(1));
+    await Promise.resolve();
+    // kernel events wait for the replay; the old call still speaks until the switch
+    h.model.kernel({ kind: "send", event: { type: "response.create" } });
+    first.receive({ type: "response.output_audio_transcript.delta", delta: "old-before" });
+    expect(first.wire.some((e) => e.type === "response.create")).toBe(false);
+    second.open();
+    second.receive({ type: "session.created", session: {} });
+    // switched: the old call is closed only now, and its late events are dropped
+    expect(first.closed).toBe(true);
+    first.receive({ type: "response.output_audio_transcript.delta", delta: "old-after" });
+    expect(h.model.attrs.call_id).toBe("rtc_1");
+    const types = entries(h).map((e) => `${e.event.type} ${e.event.delta ?? ""}`);
+    const created = types.lastIndexOf("session.created ");
+    expect(created).toBeLessThan(types.indexOf(`${RECONNECTED} `));
+    const deltas = "response.output_audio_transcript.delta";
+    expect(types.indexOf(`${deltas} old-before`)).toBeGreaterThan(-1);
+    expect(types.indexOf(`${deltas} old-before`)).toBeLessThan(created);
+    expect(types).not.toContain(`${deltas} old-after`);
+    const marker = markers(h, RECONNECTED)[0] ?? {};
+    expect(marker).toMatchObject({
+      rollover: true,
+      make_before_break: true,
+      previous_call_id: "rtc_0",
+    });
+    expect(marker.previous_closed_at as number).toBeGreaterThanOrEqual(marker.opened_at as number);
+    // the replay goes into the new call first, then what waited
+    h.model.kernel({
+      kind: "replay",
+      events: [{ type: "conversation.item.create", item: { id: "i1" } }],
+    });
+    expect(second.wire.map((e) => e.type)).toEqual(["conversation.item.create", "response.create"]);
     expect(h.session.continued).toMatchObject({ rollover: true, reason: ROLLOVER_REASON });
+  });
+
+  it("falls back to a new call after the old one when the new call does not start", async () => {
+    const h = harness({}, { sessionTimeoutMs: 50 });
+    void h.session.connect();
+    const first = await answer(h, 0, { expires_at: (now() + 1_000) / 1000 });
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBe(2));
+    const offer = h.model.sentOfKind("offer")[1] ?? {};
+    h.model.kernel({
+      kind: "answer",
+      id: offer.id,
+      sdp: "v=0\r\nb",
+      call_id: "rtc_1",
+      backend: "local",
+    });
+    // no session.created on the new call: it is closed, the old one is replaced after it
+    await vi.waitFor(() => expect(h.peers[1]?.closed).toBe(true));
+    expect(first.closed).toBe(true);
+    expect(h.session.status).toBe("reconnecting");
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBe(3));
   });
 
   it("rolls a short session over with a fifth of it left", async () => {
@@ -268,9 +333,12 @@ describe("rollover", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const first = await answer(h, 0, { expires_at: (now() + 10_000) / 1000 });
     vi.advanceTimersByTime(7_900);
-    expect(first.closed).toBe(false);
+    expect(markers(h, RECONNECTING)).toEqual([]);
     vi.advanceTimersByTime(200);
-    expect(first.closed).toBe(true);
+    expect(markers(h, RECONNECTING).length).toBe(1);
+    vi.useRealTimers();
+    await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBe(2));
+    expect(first.closed).toBe(false);
   });
 
   it("does not roll over when continuity.rollover is off", async () => {

@@ -259,7 +259,14 @@ def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
         lost = lab.events.wait("rt_notebook.reconnecting", since=since)[0]
         assert back["event"]["rollover"] is True
         assert back["event"]["previous_call_id"] == first
-        print(f"rollover at {12 - 0.2 * 12:.1f} s of 12: new call in {back['t'] - lost['t']:.2f} s")
+        # make-before-break: the old call was hung up only after the new one's session started
+        assert lost["event"]["make_before_break"] is True
+        opened, closed = back["event"]["opened_at"], back["event"]["previous_closed_at"]
+        assert closed >= opened, f"no call open for {opened - closed} ms"
+        print(
+            f"rollover at {12 - 0.2 * 12:.1f} s of 12: new call in {back['t'] - lost['t']:.2f} s,"
+            f" old call hung up {closed - opened:.0f} ms after the new one opened"
+        )
         # before the old session expired: no session_expired error reached the kernel
         assert lab.events.events("error", since=since) == []
         turns = lab.query("[(t.role, t.text) for t in s.transcript]")
