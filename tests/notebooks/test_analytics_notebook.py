@@ -47,7 +47,7 @@ def test_analytics_notebook_runs_and_reports() -> None:
 
 def test_notebooks_are_committed_without_outputs() -> None:
     paths = sorted(NOTEBOOKS.glob("*.ipynb"))
-    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04"]
+    assert [p.name[:2] for p in paths] == ["01", "02", "03", "04", "05"]
     for path in paths:
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code":
