@@ -231,16 +231,22 @@ def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage
     # 0 today: ipykernel routes the widget's messages to the main shell, where the cell that
     # sent on the comm (s.send_text) runs (README, "When things go wrong")
     print(f"busy kernel: {len(during)} events handled during the 10 s cell")
-    # every event of the call reached Python, in the order it happened
-    state = lab.query(
-        "[[e.seq, e.time, e.direction] for e in s.events"
-        " if e.seq >= [x.seq for x in s.events.of('session.created')][-1]]"
-    )
+    # every event of the call reached Python, in the order it happened (the reply's last
+    # events may still be on their way: wait until the backend has sent nothing more)
+    deadline = time.time() + 15
+    while True:
+        state = lab.query(
+            "[[e.seq, e.time, e.direction] for e in s.events"
+            " if e.seq >= [x.seq for x in s.events.of('session.created')][-1]]"
+        )
+        sent = local_session(lab, call_id)["server_events"]
+        got = sum(1 for _, _, d in state if d == "server")
+        if got == sent or time.time() > deadline:
+            break
+        time.sleep(0.5)
     assert [seq for seq, _, _ in state] == list(range(state[0][0], state[0][0] + len(state)))
     times = [t for _, t, _ in state]
     assert times == sorted(times)
-    sent = local_session(lab, call_id)["server_events"]
-    got = sum(1 for _, _, d in state if d == "server")
     assert got == sent, f"the backend sent {sent} events, the kernel has {got}"
 
 
