@@ -16,7 +16,7 @@ BASE = {"errors", "_version"}
 ALLOWED: dict[str, set[str]] = {
     "wire": BASE | {"wire"},
     "analysis": BASE | {"wire", "analysis"},
-    "sessions": BASE | {"wire", "analysis", "sessions", "hub.client"},
+    "kernel": BASE | {"wire", "analysis", "kernel", "hub.client"},
     "server": BASE | {"wire", "server", "hub.client"},
     "local": BASE | {"wire", "local"},
 }
@@ -25,9 +25,9 @@ local backend where it starts. ``hub.client`` is a backend (the Hub service's) t
 extension and the kernel relay use like OpenAI's."""
 
 STARTS_LOCAL = {
-    ("sessions/relay.py", "local_backend"),
-    ("sessions/headless.py", "HeadlessSession._endpoint"),
-    ("sessions/batch.py", "_shared_backend"),
+    ("kernel/relay.py", "local_backend"),
+    ("kernel/headless.py", "HeadlessSession._endpoint"),
+    ("kernel/batch.py", "_shared_backend"),
     ("server/app.py", "RealtimeExtension.local_backend"),
     ("server/handlers.py", "LocalSessionsHandler.get"),
     ("hub/upstream.py", ""),
@@ -97,12 +97,12 @@ def test_the_rule_sees_a_wrong_import(tmp_path: Path, monkeypatch: pytest.Monkey
     fake = tmp_path / "rt_notebook"
     (fake / "wire").mkdir(parents=True)
     (fake / "wire" / "bad.py").write_text(
-        "from ..sessions.core import SessionCore\n"
+        "from ..kernel.core import SessionCore\n"
         "def f():\n    from ..local.backend import LocalRealtime\n"
     )
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     found = list(imports(fake / "wire" / "bad.py"))
-    assert found == [("sessions.core", "", False), ("local.backend", "f", False)]
+    assert found == [("kernel.core", "", False), ("local.backend", "f", False)]
     with pytest.raises(AssertionError, match="must not import"):
         test_imports_point_one_way(fake / "wire" / "bad.py")
 

@@ -16,7 +16,7 @@ from typing_extensions import get_type_hints
 
 from rt_notebook import RealtimeSession
 from rt_notebook.errors import RealtimeError
-from rt_notebook.sessions.widget import RealtimeWidget
+from rt_notebook.kernel.widget import RealtimeWidget
 from rt_notebook.wire import widget_protocol as schema
 
 ROOT = Path(__file__).resolve().parents[1]

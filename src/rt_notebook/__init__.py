@@ -12,12 +12,12 @@ if TYPE_CHECKING:
     from .analysis.recorded import RecordedSession, load_session
     from .analysis.transcript import Transcript, Turn
     from .analysis.usage import PRICES, LivePrices, Prices, TranscriptionPrices
-    from .sessions.batch import run_batch
-    from .sessions.browser import RealtimeSession
-    from .sessions.headless import HeadlessSession
-    from .sessions.live import LiveUnsupported
-    from .sessions.registry import disconnect_all, sessions
-    from .sessions.tools import FunctionTool, function_tool
+    from .kernel.batch import run_batch
+    from .kernel.browser import RealtimeSession
+    from .kernel.headless import HeadlessSession
+    from .kernel.live import LiveUnsupported
+    from .kernel.registry import disconnect_all, sessions
+    from .kernel.tools import FunctionTool, function_tool
     from .wire.events import RealtimeEvent
     from .wire.models import DEFAULT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, ModelDeprecationWarning
     from .wire.session_config import SessionConfigError, compose_session, validate_session
@@ -53,23 +53,24 @@ __all__ = [
 # Everything loads on first use: the server extension never imports the widget, and
 # ``import rt_notebook`` imports no pydantic, numpy or aiortc.
 _LAZY = {
-    "RealtimeSession": "sessions.browser",
-    "HeadlessSession": "sessions.headless",
-    "run_batch": "sessions.batch",
-    "disconnect_all": "sessions.registry",
+    "RealtimeSession": "kernel.browser",
+    "HeadlessSession": "kernel.headless",
+    "run_batch": "kernel.batch",
+    "disconnect_all": "kernel.registry",
+    "sessions": "kernel.registry",
     "RecordedSession": "analysis.recorded",
     "load_session": "analysis.recorded",
     "PRICES": "analysis.usage",
     "Prices": "analysis.usage",
     "TranscriptionPrices": "analysis.usage",
     "LivePrices": "analysis.usage",
-    "LiveUnsupported": "sessions.live",
+    "LiveUnsupported": "kernel.live",
     "DEFAULT_MODEL": "wire.models",
     "DEFAULT_TRANSCRIPTION_MODEL": "wire.models",
     "ModelDeprecationWarning": "wire.models",
     "RealtimeEvent": "wire.events",
-    "FunctionTool": "sessions.tools",
-    "function_tool": "sessions.tools",
+    "FunctionTool": "kernel.tools",
+    "function_tool": "kernel.tools",
     "Transcript": "analysis.transcript",
     "Turn": "analysis.transcript",
     "SessionConfigError": "wire.session_config",
@@ -79,8 +80,6 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "sessions":  # the package, callable: rt.sessions() lists the live sessions
-        return importlib.import_module(".sessions", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'rt_notebook' has no attribute {name!r}")

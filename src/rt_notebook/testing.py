@@ -32,10 +32,10 @@ from .wire.audio import SAMPLE_RATE, resample
 if TYPE_CHECKING:
     import httpx
 
+    from .kernel.browser import RealtimeSession
     from .local.backend import LocalRealtime
     from .local.playback import Playback
     from .local.responders import ResponderSpec
-    from .sessions.browser import RealtimeSession
 
 __all__ = [
     "EventLog",

@@ -253,7 +253,7 @@ def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage
 def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:
     """Through the kernel relay's local backend, whose sessions last 12 s."""
     lab.run(
-        "from rt_notebook.sessions.relay import local_backend\n"
+        "from rt_notebook.kernel.relay import local_backend\n"
         "local_backend().options.session_seconds = 12\n"
         "s.widget.signaling = 'kernel'"
     )
@@ -292,7 +292,7 @@ def test_injected_errors_and_a_slow_answer_during_the_reconnect(lab: NotebookPag
     """Kernel relay: its local backend answers SDP offers 1.5 s late; an error event does not
     end the call; the drop after it is recovered, slow answer and all."""
     lab.run(
-        "from rt_notebook.sessions.relay import local_backend\n"
+        "from rt_notebook.kernel.relay import local_backend\n"
         "local_backend().options.answer_delay = 1.5\n"
         "s.widget.signaling = 'kernel'"
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import rt_notebook as rt
-from rt_notebook.sessions.capture import captured_into
+from rt_notebook.kernel.capture import captured_into
 from rt_notebook.testing import ScriptedFrontend
 
 from .test_session_api import server

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import rt_notebook as rt
 from rt_notebook import plots
-from rt_notebook.sessions import relay
-from rt_notebook.sessions.live import LiveToolCalls
+from rt_notebook.kernel import relay
+from rt_notebook.kernel.live import LiveToolCalls
 from rt_notebook.testing import LocalFrontend, RtcClient, wait_until
 from rt_notebook.wire.events import RealtimeEvent
 from rt_notebook.wire.session_config import SessionConfigError

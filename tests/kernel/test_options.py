@@ -9,7 +9,7 @@ import pytest
 from mypy import api
 
 import rt_notebook as rt
-from rt_notebook.sessions.options import (
+from rt_notebook.kernel.options import (
     DEFAULTS,
     HeadlessOptions,
     RealtimeOptions,

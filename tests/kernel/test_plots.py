@@ -24,7 +24,7 @@ from matplotlib.text import Text
 import rt_notebook as rt
 from rt_notebook import plots
 from rt_notebook.analysis import plots as plot_impl
-from rt_notebook.sessions.recordings import Recording
+from rt_notebook.kernel.recordings import Recording
 from rt_notebook.testing import ScriptedFrontend
 
 from .test_analytics import scripted_session

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import rt_notebook as rt
-from rt_notebook.sessions.replay import (
+from rt_notebook.kernel.replay import (
     REPLAY_ID_PREFIX,
     conversation_items,
     replay_events,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import rt_notebook as rt
-from rt_notebook.sessions.recordings import Recording
+from rt_notebook.kernel.recordings import Recording
 from rt_notebook.wire.audio import SAMPLE_RATE
 
 

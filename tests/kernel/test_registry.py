@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import rt_notebook as rt
-from rt_notebook.sessions import registry
+from rt_notebook.kernel import registry
 from rt_notebook.testing import ScriptedFrontend
 
 
 def test_sessions_lists_live_sessions_and_close_takes_one_out() -> None:
     a, b = rt.RealtimeSession(), rt.RealtimeSession()
-    live = rt.sessions()  # the package is callable
+    live = rt.sessions()
     assert live == registry.sessions()
     assert [x for x in live if x in (a, b)] == [a, b]  # oldest first
     frontend = ScriptedFrontend(a)

@@ -13,7 +13,7 @@ import respx
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 import rt_notebook as rt
-from rt_notebook.sessions import relay
+from rt_notebook.kernel import relay
 from rt_notebook.testing import LocalFrontend
 from tests.conftest import ANSWER, FAKE_KEY, OFFER
 from tests.local.harness import espeak_pcm

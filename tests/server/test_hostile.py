@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from tornado.httpclient import HTTPClientError
 
 from rt_notebook.errors import RealtimeError, redact, redacting_logger, register_secret
-from rt_notebook.sessions import relay
-from rt_notebook.sessions.widget import RealtimeWidget
+from rt_notebook.kernel import relay
+from rt_notebook.kernel.widget import RealtimeWidget
 from rt_notebook.wire.sideband import describe_failure
 from tests.conftest import FAKE_KEY, OFFER
 from tests.kernel.event_fuzz import JUNK

@@ -2,7 +2,7 @@
 
 Both places that do an exchange are thin adapters over this module: the server extension
 (``server/handlers.py``, the key held by the Jupyter server) and the kernel relay
-(``sessions/relay.py``, the key from the kernel's environment, for hosts without the
+(``kernel/relay.py``, the key from the kernel's environment, for hosts without the
 extension). A backend is anything that implements :class:`RealtimeBackend`: OpenAI's HTTP API
 (``wire/openai_http.py``) and the local backend (``local/backend.py``) do today; another
 protocol (GPT-Live's JSON exchange) or a JupyterHub service that does the exchange for its users

@@ -61,7 +61,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 class HeadlessSession(SessionCore):
     """A WebSocket realtime session in the kernel; use ``async with`` or ``connect()``.
 
-    Keywords (all optional, see :class:`~rt_notebook.sessions.options.HeadlessOptions`):
+    Keywords (all optional, see :class:`~rt_notebook.kernel.options.HeadlessOptions`):
     ``model``, ``voice``, ``instructions``, ``transcription``, ``turn_detection``,
     ``session``, ``prices``, ``budget_usd``, ``local_scenario`` (as for ``RealtimeSession``;
     the config is sent with ``session.update`` on connect), ``url``, ``api_key``.

@@ -50,7 +50,7 @@ class RealtimeSession(SessionCore):
     Every event in both directions reaches Python (``on``), tools run in the kernel, and the
     session keeps the transcript and the timestamped event log.
 
-    Keywords (all optional, see :class:`~rt_notebook.sessions.options.RealtimeOptions`):
+    Keywords (all optional, see :class:`~rt_notebook.kernel.options.RealtimeOptions`):
     ``model``, ``voice``, ``instructions``, ``transcription``, ``turn_detection``,
     ``session``, ``prices``, ``budget_usd``, ``local_scenario``, ``push_to_talk``,
     ``signaling``, ``audio_constraints``, ``record_audio``, ``max_memory_seconds``,
