@@ -130,6 +130,10 @@ def live_latencies(events: Iterable[RealtimeEvent], until_ms: float | None = Non
     return table
 
 
+_OUTPUT_EVENTS = ("conversation.item.create", "response.item.create")  # Realtime, GPT-Live
+"""The client events that carry a function call's output."""
+
+
 def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
     """One row per function call: arguments done → output sent, in milliseconds."""
     started: dict[str, dict[str, Any]] = {}
@@ -148,14 +152,6 @@ def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
                     "response_id": event.delegation_id,
                     "arguments_done_t": event.time,
                 }
-        elif event.direction == "client" and event.type == "response.item.create":
-            item = as_dict(event.item)
-            row = started.pop(str(item.get("call_id")), None)
-            if item.get("type") == "function_call_output" and row is not None:
-                row["output_sent_t"] = event.time
-                row["duration_ms"] = _ms(event.time, row["arguments_done_t"])
-                row["output"] = item.get("output")
-                table.append(row)
         elif event.direction == "server" and event.type == "response.function_call_arguments.done":
             started[str(event.call_id)] = {
                 "call_id": event.call_id,
@@ -164,7 +160,7 @@ def tool_calls(events: Iterable[RealtimeEvent]) -> Table:
                 "response_id": event.response_id,
                 "arguments_done_t": event.time,
             }
-        elif event.direction == "client" and event.type == "conversation.item.create":
+        elif event.direction == "client" and event.type in _OUTPUT_EVENTS:
             item = as_dict(event.item)
             row = started.pop(str(item.get("call_id")), None)
             if item.get("type") == "function_call_output" and row is not None:
