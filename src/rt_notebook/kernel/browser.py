@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -34,6 +35,7 @@ from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
+from .subshells import frontend_subshell, route_to_frontend_subshell
 from .widget import RealtimeWidget
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class RealtimeSession(SessionCore):
     ``model``, ``voice``, ``instructions``, ``transcription``, ``turn_detection``,
     ``session``, ``prices``, ``budget_usd``, ``local_scenario``, ``push_to_talk``,
     ``signaling``, ``audio_constraints``, ``record_audio``, ``max_memory_seconds``,
-    ``sideband``.
+    ``sideband``, ``events_during_cells``.
     """
 
     @config_errors_at_caller
@@ -102,6 +104,26 @@ class RealtimeSession(SessionCore):
         """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
         self.widget.on_close(self._closed)
+        self.events_during_cells = False
+        """Whether the call's events are handled on the widgets' kernel subshell while a cell
+        runs (asked for with ``events_during_cells=True`` and possible here)."""
+        if options["events_during_cells"]:
+            self._handle_events_during_cells()
+
+    def _handle_events_during_cells(self) -> None:
+        why_not = route_to_frontend_subshell(self.widget.comm)
+        if why_not is None:
+            self.events_during_cells = True
+        else:
+            self._events_wait_for_cells(why_not)
+
+    def _events_wait_for_cells(self, why: str) -> None:
+        """Say (once) that ``events_during_cells`` was asked for and is not possible here."""
+        self.events_during_cells = False
+        message = f"events_during_cells: {why}, so events wait for a busy cell."
+        log.info("rt_notebook: %s", message)
+        self.notices.append(message)
+        self._notices_changed()
 
     # ---- display and state ------------------------------------------------------------
 
@@ -266,7 +288,15 @@ class RealtimeSession(SessionCore):
         if handler is None:
             log.debug("rt_notebook: ignoring frontend message %r", kind)
             return
+        if kind == "events" and self.events_during_cells:
+            self._check_events_thread()
         handler(content, buffers)
+
+    def _check_events_thread(self) -> None:
+        """A frontend that sends widget messages without a subshell gets them on the main
+        shell, behind a busy cell, however the comm routes."""
+        if threading.current_thread() is threading.main_thread() and frontend_subshell() is None:
+            self._events_wait_for_cells("this frontend sends widget messages to the main shell")
 
     def _on_events(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
         priced = False
@@ -336,7 +366,8 @@ class RealtimeSession(SessionCore):
 
     def _on_audio(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         try:
-            self.recordings.receive(content, buffers)
+            with self.lock:  # read with ``s.lock`` while events arrive on a subshell
+                self.recordings.receive(content, buffers)
         except Exception:
             log.warning("rt_notebook: unusable audio message", exc_info=True)
 

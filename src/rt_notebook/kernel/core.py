@@ -57,6 +57,7 @@ from .live import LiveToolCalls, LiveUnsupported, append_event, tools_delegation
 from .options import DEFAULTS, SessionOptions, config_errors_at_caller
 from .replay import conversation_items, replay_events, wants_response, within_budget
 from .sequencing import ResponseSequencer
+from .subshells import run_on_main_thread
 from .tools import FunctionTool, as_output, error_output, function_tool
 
 log = redacting_logger(__name__)
@@ -249,12 +250,17 @@ class SessionCore(SessionAnalysis):
 
     @overload
     def tool(
-        self, function: F, *, name: str | None = None, description: str | None = None
+        self,
+        function: F,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        main_thread: bool = False,
     ) -> F: ...
 
     @overload
     def tool(
-        self, *, name: str | None = None, description: str | None = None
+        self, *, name: str | None = None, description: str | None = None, main_thread: bool = False
     ) -> Callable[[F], F]: ...
 
     def tool(
@@ -263,14 +269,20 @@ class SessionCore(SessionAnalysis):
         *,
         name: str | None = None,
         description: str | None = None,
+        main_thread: bool = False,
     ) -> Any:
         """Register a Python function as a tool the model can call (decorator or method).
 
         The JSON schema comes from the type hints and the docstring's ``Args:`` section.
+        ``main_thread=True``: when events arrive on a kernel subshell while a cell runs
+        (``events_during_cells``), the tool still runs on the kernel's main thread, once that
+        cell ends, so it never runs concurrently with your code; it is answered once either way.
         """
         if function is None:
-            return lambda fn: self.tool(fn, name=name, description=description)
-        built = function_tool(function, name=name, description=description)
+            return lambda fn: self.tool(
+                fn, name=name, description=description, main_thread=main_thread
+            )
+        built = function_tool(function, name=name, description=description, main_thread=main_thread)
         tools = [t.to_session_tool() for t in {**self.tools, built.name: built}.values()]
         if self.protocol == "live":  # a backend tool: the delegation's
             started = self.status in ("connected", "interrupted")
@@ -555,6 +567,13 @@ class SessionCore(SessionAnalysis):
         except Exception as exc:  # the model's arguments: anything may be wrong with them
             self._tool_done(call_id, error_output(str(exc)))
             return
+        if tool.main_thread:
+            run_on_main_thread(lambda: self._call_tool(call_id, tool, kwargs))
+        else:
+            self._call_tool(call_id, tool, kwargs)
+
+    def _call_tool(self, call_id: str, tool: FunctionTool, kwargs: dict[str, Any]) -> None:
+        """Run a tool with valid arguments and answer its call, whatever it does."""
         if tool.is_async:
             self._spawn(self._await_tool(call_id, tool, kwargs))
             return

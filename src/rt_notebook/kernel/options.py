@@ -78,6 +78,12 @@ class RealtimeOptions(SessionOptions, total=False):
             to do the exchange (``signaling="kernel"`` is implied): the key (or the local
             backend) is then the kernel's. For a server-held key, use the server extension's
             ``enforce_overrides`` policy instead.
+        events_during_cells: Handle the call's events (and run handlers and tools) on the
+            widgets' kernel subshell while a cell keeps the kernel busy, instead of after the
+            cell: handlers and tools then run on another thread, concurrently with your cell
+            (``@s.tool(main_thread=True)`` keeps a tool on the main thread). Needs JupyterLab
+            with kernel subshells (ipykernel 7 or later); elsewhere the session says so once and
+            events wait for the cell as by default (off).
     """
 
     push_to_talk: bool
@@ -86,6 +92,7 @@ class RealtimeOptions(SessionOptions, total=False):
     record_audio: bool
     max_memory_seconds: float
     sideband: bool
+    events_during_cells: bool
 
 
 class HeadlessOptions(SessionOptions, total=False):
@@ -120,6 +127,7 @@ DEFAULTS: dict[str, Any] = {
     "record_audio": True,
     "max_memory_seconds": 600.0,
     "sideband": False,
+    "events_during_cells": False,
     "url": None,
     "api_key": None,
 }

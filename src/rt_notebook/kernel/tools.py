@@ -31,6 +31,9 @@ class FunctionTool:
     """The original function, still callable directly."""
     arguments_model: type[BaseModel]
     """Validates the model's arguments before the call."""
+    main_thread: bool = False
+    """Run on the kernel's main thread (after a busy cell) even when events arrive on a
+    subshell; see ``RealtimeSession(events_during_cells=True)``."""
 
     def to_session_tool(self) -> dict[str, Any]:
         """The entry for ``session.tools``."""
@@ -69,7 +72,11 @@ def error_output(message: str) -> str:
 
 
 def function_tool(
-    function: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    function: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    main_thread: bool = False,
 ) -> FunctionTool:
     """Build a :class:`FunctionTool` from a (sync or async) function with type hints.
 
@@ -98,6 +105,7 @@ def function_tool(
         parameters=schema,
         function=function,
         arguments_model=model,
+        main_thread=main_thread,
     )
 
 

@@ -1,0 +1,231 @@
+"""Which thread handles the widget's events while a cell keeps a real ipykernel busy.
+
+A real kernel (jupyter_client) plays JupyterLab's part: it opens a subshell and sends the
+widget's messages with that ``subshell_id`` while a cell on the main shell sleeps, after the
+cell has sent on the comm itself (which makes ipykernel 7.4 route the comm's messages to the
+main shell). With ``events_during_cells`` the events are handled during the cell on the
+subshell's thread, and a ``main_thread`` tool runs after the cell; without it everything waits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+SLEEP = 3.0
+
+SETUP = """
+import json, threading, time
+import rt_notebook as rt
+_seen = []
+s = rt.RealtimeSession(events_during_cells={opt_in})
+s.on("*", lambda e: _seen.append([e.type, threading.current_thread().name, time.time()]))
+s._sent = []  # what the kernel sends the widget
+_send = s._send_widget
+s._send_widget = lambda message, buffers=None: (s._sent.append(message), _send(message, buffers))
+
+@s.tool
+def here() -> str:
+    "Where it runs."
+    _seen.append(["tool here", threading.current_thread().name, time.time()])
+    return "ok"
+
+@s.tool(main_thread=True)
+def there() -> str:
+    "Where it runs."
+    _seen.append(["tool there", threading.current_thread().name, time.time()])
+    return "ok"
+
+s.send_text("hi")  # the cell sends on the comm: ipykernel would route replies to the main shell
+print(json.dumps(s.widget.comm.comm_id))
+"""
+
+
+def call(call_id: str, name: str) -> dict[str, Any]:
+    return {
+        "type": "response.function_call_arguments.done",
+        "event_id": f"ev_{call_id}",
+        "response_id": "resp_1",
+        "item_id": f"item_{call_id}",
+        "output_index": 0,
+        "call_id": call_id,
+        "name": name,
+        "arguments": "{}",
+    }
+
+
+EVENTS = [
+    {"type": "input_audio_buffer.speech_started", "event_id": "ev_1", "audio_start_ms": 0,
+     "item_id": "item_0"},
+    call("call_here", "here"),
+    call("call_there", "there"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kernel() -> Iterator[BlockingKernelClient]:
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel()
+    client = manager.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def execute(kc: BlockingKernelClient, code: str) -> str:
+    """Run ``code`` on the main shell; what it printed."""
+    out: list[str] = []
+
+    def collect(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+
+    reply = kc.execute_interactive(code, timeout=60, output_hook=collect)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return "".join(out)
+
+
+def query(kc: BlockingKernelClient, expression: str) -> Any:
+    return json.loads(execute(kc, f"print(json.dumps({expression}))"))
+
+
+def create_subshell(kc: BlockingKernelClient) -> str:
+    msg = kc.session.msg("create_subshell_request", {})
+    kc.control_channel.send(msg)
+    reply = kc.control_channel.get_msg(timeout=10)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return str(reply["content"]["subshell_id"])
+
+
+def send_events(kc: BlockingKernelClient, comm_id: str, subshell: str | None) -> None:
+    """The widget's ``events`` message, as JupyterLab sends it (on ``subshell``)."""
+    batch = [{"dir": "server", "t": time.time() * 1000, "event": e} for e in EVENTS]
+    data = {"method": "custom", "content": {"kind": "events", "batch": batch}}
+    msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+    if subshell is not None:
+        msg["header"]["subshell_id"] = subshell
+    kc.shell_channel.send(msg)
+
+
+def busy_cell_with_events(kc: BlockingKernelClient, opt_in: bool, subshell: str | None) -> Any:
+    """Events sent while a cell sleeps; what ran where and when, and the tools' answers."""
+    comm_id = json.loads(execute(kc, SETUP.format(opt_in=opt_in)))
+    started = time.time()
+    cell = kc.execute(f"time.sleep({SLEEP})")
+    time.sleep(0.5)
+    send_events(kc, comm_id, subshell)
+    while True:  # the cell's reply; the iopub messages meanwhile are the kernel's sends
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == cell:
+            break
+    ended = time.time()
+    seen = []
+    for _ in range(50):  # the main-thread tool runs once the cell is over
+        seen = query(kc, "_seen")
+        if any(kind == "tool there" for kind, _, _ in seen):
+            break
+        time.sleep(0.1)
+    outputs = query(
+        kc,
+        "[e['item']['call_id'] for m in s._sent for e in [m.get('event', {})]"
+        " if e.get('item', {}).get('type') == 'function_call_output']",
+    )
+    notices = query(kc, "s.notices")
+    return started, ended, seen, outputs, notices
+
+
+def test_with_events_during_cells_events_and_tools_run_on_the_subshell_during_the_cell(
+    kernel: BlockingKernelClient,
+) -> None:
+    subshell = create_subshell(kernel)
+    started, ended, seen, outputs, notices = busy_cell_with_events(kernel, True, subshell)
+    during = [kind for kind, thread, t in seen if started < t < ended - 0.2]
+    print(f"events_during_cells=True: {len(during)} of {len(seen)} handled during the cell")
+    by_kind = {kind: (thread, t) for kind, thread, t in seen}
+    assert by_kind["input_audio_buffer.speech_started"][0] != "MainThread"
+    assert by_kind["input_audio_buffer.speech_started"][1] < ended - 1  # not after the cell
+    assert by_kind["tool here"][0] != "MainThread"
+    assert by_kind["tool there"][0] == "MainThread"
+    assert by_kind["tool there"][1] >= ended - 0.2  # after the cell
+    assert "tool here" in during
+    assert sorted(outputs) == ["call_here", "call_there"]  # each answered once
+    assert notices == []
+
+
+def test_without_it_events_wait_for_the_cell_on_the_main_thread(
+    kernel: BlockingKernelClient,
+) -> None:
+    subshell = create_subshell(kernel)
+    started, ended, seen, _, notices = busy_cell_with_events(kernel, False, subshell)
+    print(f"events_during_cells=False: {sum(started < t < ended - 0.2 for *_, t in seen)} handled")
+    assert seen
+    assert all(thread == "MainThread" for _, thread, _ in seen)
+    assert all(t >= ended - 0.2 for *_, t in seen)
+    assert notices == []
+
+
+def test_a_frontend_without_subshells_gets_said_once(kernel: BlockingKernelClient) -> None:
+    _started, ended, seen, _, notices = busy_cell_with_events(kernel, True, None)
+    assert all(thread == "MainThread" and t >= ended - 0.2 for _, thread, t in seen)
+    assert len(notices) == 1
+    assert "events wait for a busy cell" in notices[0]
+    assert query(kernel, "s.events_during_cells") is False
+
+
+# ---- the guards, without a kernel --------------------------------------------------------
+
+
+class Comm:
+    """ipykernel 7.4's hook: the subshell that last sent on the comm (here: the main shell)."""
+
+    def _reply_subshell_for(self, data: Any, default: str | None) -> str | None:
+        return None
+
+
+class OtherComm:
+    def _reply_subshell_for(self, data: Any) -> str | None:
+        return None
+
+
+class SubshellKernel:
+    _supports_kernel_subshells = True
+
+
+def test_outside_a_kernel_the_session_says_once_why_events_wait() -> None:
+    import rt_notebook as rt
+
+    s = rt.RealtimeSession(events_during_cells=True)
+    assert s.events_during_cells is False
+    assert s.notices == [
+        "events_during_cells: no IPython kernel runs this session, so events wait for a busy cell."
+    ]
+    assert rt.RealtimeSession().notices == []
+
+
+def test_the_comm_honours_the_frontends_subshell_and_unknown_hooks_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rt_notebook.kernel import subshells
+
+    monkeypatch.setattr(subshells, "_kernel", lambda: SubshellKernel())
+    comm = Comm()
+    assert subshells.route_to_frontend_subshell(comm) is None
+    assert comm._reply_subshell_for({}, "widgets") == "widgets"
+    assert comm._reply_subshell_for({}, None) is None  # no subshell asked for: ipykernel's
+    other = OtherComm()
+    why = subshells.route_to_frontend_subshell(other)
+    assert why is not None
+    assert "does not know" in why
+    assert other._reply_subshell_for({}) is None  # untouched
+    monkeypatch.setattr(subshells, "_kernel", lambda: object())
+    assert "no subshells" in str(subshells.route_to_frontend_subshell(Comm()))
