@@ -1,14 +1,19 @@
 // Ordered batching for the kernel: bursts neither flood the comm nor reorder, nothing is dropped,
-// and an event after a quiet spell goes at once (no added latency when there is nothing to group).
-// After a send, entries are grouped until the kernel has handled that send (its ack) or for
-// `intervalMs`, whichever comes first: with a kernel that keeps up, grouping costs one round trip
-// at most; without acks, it is a fixed window.
+// and an entry goes at once while the kernel keeps up (no added latency when there is no queue).
+// Like a transport window: up to `window` sends may await the kernel's ack; while that many do,
+// entries are grouped until an ack frees a slot, or `intervalMs` after the last send (a busy
+// kernel, or a frontend that never acks, gets one batch per interval). A send unacknowledged
+// for `staleMs` stops counting, so the bookkeeping stays bounded.
 
 export interface BatcherOptions {
-  /** After a send, further entries are grouped for at most this long before the next send. */
+  /** Sends that may await their ack before entries are grouped. */
+  window?: number;
+  /** While the window is full, the longest an entry waits for the next send. */
   intervalMs?: number;
   /** Send at once when this many entries are pending. */
   maxSize?: number;
+  /** A send unacknowledged this long no longer counts as awaiting. */
+  staleMs?: number;
 }
 
 /** Sends one batch; calls `acked` once the receiver has handled it (optional). */
@@ -18,35 +23,48 @@ export class Batcher<T> {
   private pending: T[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly sendBatch: SendBatch<T>;
+  private readonly window: number;
   private readonly intervalMs: number;
   private readonly maxSize: number;
-  /** Sends so far, and the latest one acknowledged. */
+  private readonly staleMs: number;
+  /** Sends awaiting their ack: id → when it went (in send order). */
+  private readonly awaiting = new Map<number, number>();
   private sent = 0;
-  private ackedSend = 0;
+  private lastSend = 0;
 
   constructor(sendBatch: SendBatch<T>, options: BatcherOptions = {}) {
     this.sendBatch = sendBatch;
+    this.window = Math.max(1, options.window ?? 4);
     this.intervalMs = options.intervalMs ?? 50;
     this.maxSize = options.maxSize ?? 200;
+    this.staleMs = options.staleMs ?? 1000;
   }
 
   /** Queue an entry; `urgent` sends it (and everything before it) now. */
   push(entry: T, urgent = false): void {
     this.pending.push(entry);
-    // Idle (no grouping window open), urgent, or a full batch: send now, then group.
-    if (urgent || this.timer === undefined || this.pending.length >= this.maxSize) this.send();
+    if (urgent || this.pending.length >= this.maxSize || this.awaiting.size < this.window) {
+      this.flush();
+    } else if (this.timer === undefined) {
+      const wait = Math.max(0, this.lastSend + this.intervalMs - Date.now());
+      this.timer = setTimeout(() => this.flush(), wait);
+    }
   }
 
-  /** Send everything pending now and stop grouping (the thing to call on close). */
+  /** Send everything pending now (the thing to call on close). */
   flush(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     const id = ++this.sent;
+    this.lastSend = Date.now();
+    for (const [old, at] of this.awaiting) {
+      if (at > this.lastSend - this.staleMs) break; // the rest are newer
+      this.awaiting.delete(old);
+    }
+    this.awaiting.set(id, this.lastSend);
     this.sendBatch(batch, () => this.acked(id));
   }
 
@@ -54,23 +72,10 @@ export class Batcher<T> {
     return this.pending.length;
   }
 
-  private send(): void {
-    this.flush();
-    if (this.ackedSend === this.sent) return; // handled already: nothing to wait for
-    this.timer = setTimeout(() => this.windowEnd(), this.intervalMs);
-  }
-
-  private windowEnd(): void {
-    this.timer = undefined;
-    // Entries grouped during the window go now, and grouping goes on while they keep coming.
-    if (this.pending.length > 0) this.send();
-  }
-
-  /** The receiver handled send `id`: when it is the latest, the window closes now. */
+  /** The receiver handled send `id`: a slot is free, so what waits goes now. */
   private acked(id: number): void {
-    this.ackedSend = Math.max(this.ackedSend, id);
-    if (id !== this.sent || this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.windowEnd();
+    if (this.awaiting.delete(id) && this.pending.length > 0 && this.awaiting.size < this.window) {
+      this.flush();
+    }
   }
 }

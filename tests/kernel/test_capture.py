@@ -53,7 +53,8 @@ def test_silent_calls_never_enter_the_widget() -> None:
         with captured_into(shown):
             _ = 1 + 1
     assert shown.entered == 0
-    assert (sys.stdout, sys.stderr) == before
+    # the streams are the same ones, behind the router put in front of them once
+    assert (sys.stdout._target, sys.stderr._target) == before  # type: ignore[union-attr]
 
 
 def test_output_is_replayed_in_order_and_streams_restored() -> None:
@@ -72,7 +73,7 @@ def test_output_is_replayed_in_order_and_streams_restored() -> None:
         ("stdout", "three"),
         ("stdout", "\n"),
     ]
-    assert (sys.stdout, sys.stderr) == before
+    assert (sys.stdout._target, sys.stderr._target) == before  # type: ignore[union-attr]
 
 
 def test_output_before_an_exception_is_still_shown() -> None:
@@ -100,34 +101,60 @@ def test_a_handlers_print_reaches_the_output_and_silent_ones_send_nothing(
     assert "handled response.done" in capsys.readouterr().out
 
 
-def test_off_the_main_thread_the_process_streams_are_left_alone() -> None:
+def test_a_handler_on_another_thread_captures_only_its_own_output() -> None:
     """ipykernel's subshells run widget messages on another thread while a cell runs on the
     main one: a swapped sys.stdout there caught the cell's output and broke IPython's next
-    cell ("'_Stream' object attribute 'write' is read-only")."""
+    cell ("'_Stream' object attribute 'write' is read-only"). The router sends each thread's
+    writes where they belong, and is put in place once, not per call."""
     import threading
 
-    entered: list[str] = []
-
-    @contextlib.contextmanager
-    def shown() -> Iterator[None]:  # like the Output widget: routes by message, swaps nothing
-        entered.append(threading.current_thread().name)
-        yield
-
-    seen: list[object] = []
-    started, release = threading.Event(), threading.Event()
-    main_stdout = sys.stdout
+    shown = Shown()
+    started, release, cell_wrote = threading.Event(), threading.Event(), threading.Event()
+    cell_output: list[tuple[str, str]] = []
 
     def handler() -> None:
         with captured_into(shown):
             started.set()
             release.wait(5)
             print("from the handler")
+            cell_wrote.wait(5)
 
     worker = threading.Thread(target=handler)
     worker.start()
-    started.wait(5)
-    seen.append(sys.stdout)  # what the main thread (a cell) sees meanwhile
-    release.set()
-    worker.join(5)
-    assert seen == [main_stdout]
-    assert entered == [worker.name]
+    assert started.wait(5)
+    router = sys.stdout
+    target = router._target  # type: ignore[attr-defined]
+    router._target = _Into(cell_output, "cell")  # type: ignore[attr-defined]
+    try:
+        release.set()
+        print("from the cell", flush=True)  # the cell, on the main thread, meanwhile
+        cell_wrote.set()
+        worker.join(5)
+    finally:
+        router._target = target  # type: ignore[attr-defined]
+    assert cell_output == [("cell", "from the cell"), ("cell", "\n")]
+    assert shown.written == [("stdout", "from the handler"), ("stdout", "\n")]
+    assert shown.entered == 1
+    with captured_into(shown):
+        pass
+    assert sys.stdout is router  # installed once, not swapped per call
+
+
+async def test_an_async_task_captures_only_its_own_output() -> None:
+    import asyncio
+
+    shown = Shown()
+    other: list[str] = []
+
+    async def tool() -> None:
+        with captured_into(shown):
+            await asyncio.sleep(0.01)
+            print("from the tool")
+
+    async def bystander() -> None:
+        await asyncio.sleep(0.005)
+        other.append("bystander ran while the tool awaited")
+
+    await asyncio.gather(tool(), bystander())
+    assert shown.written == [("stdout", "from the tool"), ("stdout", "\n")]
+    assert other
