@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,7 +24,13 @@ from .signaling import OPENAI_BASE_URL, CallAnswer
 if TYPE_CHECKING:
     from .sideband import Sideband
 
-__all__ = ["OPENAI_BASE_URL", "CallAnswer", "OpenAIRealtimeHTTP", "call_id_from_location"]
+__all__ = [
+    "OPENAI_BASE_URL",
+    "CallAnswer",
+    "OpenAIRealtimeHTTP",
+    "call_id_from_location",
+    "form_data",
+]
 
 log = redacting_logger(__name__)
 
@@ -45,6 +52,24 @@ def call_id_from_location(location: str | None) -> str | None:
         if segment.startswith("rtc_"):
             return segment
     return segments[-1] if segments else None
+
+
+def form_data(parts: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """``multipart/form-data`` of ``{name: (content type, payload)}``: the body, in one piece
+    (sent in one write, where httpx's ``files=`` streams a dozen small ones), and its
+    ``Content-Type``."""
+    boundary = secrets.token_hex(16)
+    while any(boundary.encode() in payload for _, payload in parts.values()):
+        boundary = secrets.token_hex(16)  # a payload that holds it would end its part early
+    body = bytearray()
+    for name, (content_type, payload) in parts.items():
+        body += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        body += payload + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return bytes(body), f"multipart/form-data; boundary={boundary}"
 
 
 class OpenAIRealtimeHTTP:
@@ -75,11 +100,15 @@ class OpenAIRealtimeHTTP:
 
         A scenario is for simulating backends: the real model does not play one.
         """
-        files = {
-            "sdp": (None, sdp.encode(), "application/sdp"),
-            "session": (None, json.dumps(session).encode(), "application/json"),
-        }
-        response = await self._post("/realtime/calls", files=files)
+        body, content_type = form_data(
+            {
+                "sdp": ("application/sdp", sdp.encode()),
+                "session": ("application/json", json.dumps(session).encode()),
+            }
+        )
+        response = await self._post(
+            "/realtime/calls", content=body, headers={"Content-Type": content_type}
+        )
         # signaling.create_call accepts only SDP that answers the offer
         return CallAnswer(
             sdp=response.text, call_id=call_id_from_location(response.headers.get("location"))
@@ -116,13 +145,19 @@ class OpenAIRealtimeHTTP:
         await sideband.connect(timeout)
         return sideband
 
-    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+    async def _post(
+        self, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         key = self._api_key()
         register_secret(key)
         if not key:
             raise RealtimeError(503, "no_api_key", f"No OpenAI API key is configured: {KEY_HELP}")
         url = f"{self._base_url}{path}"
-        headers = {"Authorization": f"Bearer {key}", "User-Agent": f"rt_notebook/{__version__}"}
+        headers = {
+            **(headers or {}),
+            "Authorization": f"Bearer {key}",
+            "User-Agent": f"rt_notebook/{__version__}",
+        }
         try:  # request_timeout bounds the whole exchange, not each read
             response = await asyncio.wait_for(
                 self._exchange(url, headers, **kwargs), timeout=self._timeout
