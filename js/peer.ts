@@ -112,7 +112,7 @@ export class Peer implements PeerLike {
   private readonly pc: RTCPeerConnection;
   private readonly channel: RTCDataChannel;
   private readonly audio: HTMLAudioElement;
-  private readonly ctx: AudioContext | null;
+  private ctx: AudioContext | null = null;
   private readonly options: PeerOptions;
   private mic: MediaStream;
   private micEnabled = true;
@@ -156,17 +156,12 @@ export class Peer implements PeerLike {
 
     this.audio = document.createElement("audio");
     this.audio.autoplay = true;
-    this.ctx = typeof AudioContext === "function" ? new AudioContext() : null;
-    if (this.ctx) {
-      this.ctx.resume().catch(() => undefined);
-      this.inMeter = new Meter(this.ctx, mic);
-      this.micRecorder = this.recorder("mic", mic);
-    }
     this.pc.ontrack = (e: RTCTrackEvent) => {
       const stream = e.streams[0] ?? new MediaStream([e.track]);
       // Chrome only pulls remote audio that a media element consumes; the analyser also reads it.
       this.audio.srcObject = stream;
       this.play();
+      this.startAudio();
       if (this.ctx) {
         this.outMeter?.disconnect();
         this.outMeter = new Meter(this.ctx, stream);
@@ -179,6 +174,8 @@ export class Peer implements PeerLike {
   async createOffer(): Promise<string> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    // Meters and recorders are not needed before the answer: build them once the offer is out.
+    setTimeout(() => this.startAudio(), 0);
     if (!this.options.gatherIce) {
       // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
       return offer.sdp ?? "";
@@ -223,6 +220,15 @@ export class Peer implements PeerLike {
       this.micRecorder?.stop();
       this.micRecorder = this.recorder("mic", stream);
     }
+  }
+
+  /** The audio graph: an AudioContext, the microphone's meter and recorder (once). */
+  private startAudio(): void {
+    if (this.ctx || this.closed || typeof AudioContext !== "function") return;
+    this.ctx = new AudioContext();
+    this.ctx.resume().catch(() => undefined);
+    this.inMeter = new Meter(this.ctx, this.mic);
+    this.micRecorder = this.recorder("mic", this.mic);
   }
 
   private recorder(track: Track, stream: MediaStream): Recorder | null {

@@ -276,6 +276,10 @@ export class Session implements SessionHandle {
     model.on("change:mic_device_id", this.onMicChange);
     // The kernel went away (restart, shutdown): no one can control this call any more.
     model.on("comm_live_update", this.onCommLost);
+    // Ask the extension now, so that Connect finds the route known (a failure is asked again).
+    if ((model.get("signaling") ?? "auto") !== "kernel" && deps.pageConfig()) {
+      deps.client.status().catch(() => undefined);
+    }
   }
 
   get status(): Status {

@@ -89,6 +89,7 @@ async function readError(response: Response): Promise<CallError> {
 export class ExtensionClient {
   readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
+  private lastStatus: { at: number; status: Promise<ServerStatus> } | null = null;
 
   constructor(baseUrl: string = pageBaseUrl(), fetchImpl: typeof fetch = fetch.bind(globalThis)) {
     this.baseUrl = baseUrl;
@@ -125,8 +126,17 @@ export class ExtensionClient {
     }
   }
 
-  status(): Promise<ServerStatus> {
-    return this.request<ServerStatus>("status");
+  /** The extension's status; an answer fetched within `maxAgeMs` is reused (a connect takes
+   * the one fetched when the widget appeared, instead of waiting for a new one). */
+  status(maxAgeMs = 0): Promise<ServerStatus> {
+    const cached = this.lastStatus;
+    if (cached && Date.now() - cached.at <= maxAgeMs) return cached.status;
+    const status = this.request<ServerStatus>("status");
+    this.lastStatus = { at: Date.now(), status };
+    status.catch(() => {
+      if (this.lastStatus?.status === status) this.lastStatus = null; // failures are not kept
+    });
+    return status;
   }
 
   /** End a call at the class service (`backend="hub"` only). */
@@ -202,6 +212,9 @@ export type ChosenRoute =
   | { mode: "server"; status: ServerStatus }
   | { mode: "kernel"; reason: string };
 
+/** How old a status answer a connect may use (the widget fetches one when it appears). */
+export const STATUS_MAX_AGE_MS = 30_000;
+
 /**
  * Resolve the `signaling` trait. `auto` uses the server when `GET …/status` answers, otherwise
  * (no page config, 404, network or any other error) the kernel. `server` reads the status too,
@@ -213,10 +226,10 @@ export async function chooseRoute(
   pageConfig: boolean = hasPageConfig(),
 ): Promise<ChosenRoute> {
   if (mode === "kernel") return { mode: "kernel", reason: "signaling='kernel'" };
-  if (mode === "server") return { mode: "server", status: await client.status() };
+  if (mode === "server") return { mode: "server", status: await client.status(STATUS_MAX_AGE_MS) };
   if (!pageConfig) return { mode: "kernel", reason: "no Jupyter page config" };
   try {
-    return { mode: "server", status: await client.status() };
+    return { mode: "server", status: await client.status(STATUS_MAX_AGE_MS) };
   } catch (err) {
     return { mode: "kernel", reason: err instanceof Error ? err.message : String(err) };
   }

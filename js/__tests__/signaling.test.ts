@@ -7,6 +7,7 @@ import {
   KernelRelay,
   negotiate,
   SignalingError,
+  STATUS_MAX_AGE_MS,
   serverExchange,
   xsrfToken,
 } from "../signaling";
@@ -66,6 +67,27 @@ describe("ExtensionClient.createCall", () => {
   it("refuses a 2xx body that is not an SDP answer", async () => {
     const client = new ExtensionClient("/", fakeFetch(201, { sdp: "<html>", call_id: null }));
     await expect(client.createCall("v=0", {})).rejects.toMatchObject({ code: "bad_answer" });
+  });
+});
+
+describe("ExtensionClient.status", () => {
+  it("reuses a recent answer, asks again once it is old, and never keeps a failure", async () => {
+    const calls: string[] = [];
+    let fail = true;
+    const fetchImpl = (async (url: string) => {
+      calls.push(url);
+      if (fail) throw new TypeError("Failed to fetch");
+      return new Response(JSON.stringify(STATUS_LOCAL), { status: 200 });
+    }) as unknown as typeof fetch;
+    const client = new ExtensionClient("/", fetchImpl);
+    await expect(client.status()).rejects.toMatchObject({ code: "unreachable" });
+    fail = false;
+    await expect(client.status(STATUS_MAX_AGE_MS)).resolves.toMatchObject({ backend: "local" });
+    expect(calls).toHaveLength(2); // the failure was not reused
+    await client.status(STATUS_MAX_AGE_MS);
+    expect(calls).toHaveLength(2); // the recent answer was
+    await client.status(); // no age allowed: asked again
+    expect(calls).toHaveLength(3);
   });
 });
 
