@@ -207,18 +207,54 @@ def test_a_closed_peer_reconnects_keeping_history(lab: NotebookPage) -> None:
     assert turns.count(["user", "Two."]) == 1
 
 
-def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage) -> None:
-    scenario = [{"call": "add", "arguments": {"a": 1, "b": 2}}, {"say": "Three."}]
+SUBSHELL_CELL = """
+import threading
+s.events_during_cells = True
+
+@s.tool(main_thread=True)
+def later() -> str:
+    "Runs on the kernel's main thread."
+    _ran.append(("later", threading.current_thread().name, time.time()))
+    return "done"
+
+@s.on("response.function_call_arguments.done")
+def _where(event):
+    print(f"handled on {threading.current_thread().name}")
+"""
+
+SUBSHELL_OFF = "s.events_during_cells = False; s.off('response.function_call_arguments.done')"
+
+
+@pytest.mark.parametrize("during_cells", [False, True], ids=["main-shell", "subshell"])
+def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(
+    lab: NotebookPage, during_cells: bool
+) -> None:
+    """A 10 s cell while the call goes on. By default (``events_during_cells`` off) events
+    wait for it; opted in, they are handled during it on the widgets' subshell, a handler's
+    print lands under the widget, and a ``main_thread`` tool runs once the cell is over."""
+    # the calls come 2 s into their responses: while the cell runs
+    scenario: list[dict[str, Any]] = [{"call": "add", "arguments": {"a": 1, "b": 2}, "delay": 2}]
+    if during_cells:
+        scenario.append({"call": "later", "arguments": {}, "delay": 2})
+    scenario.append({"say": "Three."})
     lab.run(TOOL_CELL)
+    if during_cells:
+        lab.run(SUBSHELL_CELL)
+    try:
+        busy_kernel(lab, scenario, during_cells)
+    finally:
+        lab.run(SUBSHELL_OFF)
+
+
+def busy_kernel(lab: NotebookPage, scenario: list[dict[str, Any]], during_cells: bool) -> None:
     lab.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
     call_id = fresh_connection(lab)
     ran_before = len(lab.query("_ran"))
     since = lab.events.mark()
     started = time.time()
-    lab.run('s.send_text("Add one and two."); time.sleep(10)')  # the kernel is busy 10 s
+    busy_out = lab.run('s.send_text("Add one and two."); time.sleep(10)')  # busy 10 s
     freed = time.time()
     wait_reply(lab, "Three.", since)
-    assert lab.query("_ran")[ran_before:] == [[1, 2]]  # the tool ran once
     during = [r for r in lab.events.records()[since:] if started + 0.5 < r["t"] < freed - 0.5]
     print(
         "kernel supports subshells, comms over subshells:",
@@ -228,9 +264,29 @@ def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage
             ".commsOverSubshells]; }"
         ),
     )
-    # 0 today: ipykernel routes the widget's messages to the main shell, where the cell that
-    # sent on the comm (s.send_text) runs (README, "When things go wrong")
-    print(f"busy kernel: {len(during)} events handled during the 10 s cell")
+    print(
+        f"busy kernel, events_during_cells={during_cells}:"
+        f" {len(during)} events handled during the 10 s cell"
+    )
+    ran = lab.query("_ran")[ran_before:]
+    if during_cells:
+        assert lab.query("s.events_during_cells") is True
+        assert len(during) > 0  # handled while the cell slept
+        assert ran[0] == [1, 2]  # the tool ran once (on the subshell, while the cell slept)
+        assert [entry[:2] for entry in ran[1:]] == [["later", "MainThread"]]  # once, after it
+        assert ran[1][2] >= freed - 0.5
+        assert "handled on" not in busy_out  # not in the busy cell's output …
+        scroll_to(lab, 0)
+        wait_for(  # … under the widget
+            lambda: "handled on subshell" in lab.page.locator(".widget-output").first.inner_text(),
+            timeout=10,
+            what="the handler's print under the widget",
+        )
+    else:
+        assert ran == [[1, 2]]  # the tool ran once
+        # 0: ipykernel routes the widget's messages to the main shell, where the cell that sent
+        # on the comm (s.send_text) runs (README, "When things go wrong")
+        assert during == []
     # every event of the call reached Python, in the order it happened (the reply's last
     # events may still be on their way: wait until the backend has sent nothing more)
     deadline = time.time() + 15
@@ -250,6 +306,12 @@ def test_a_busy_kernel_loses_nothing_and_answers_the_tool_once(lab: NotebookPage
     times = [t for _, t, d in state if d == "server"]
     assert times == sorted(times)
     assert got == sent, f"the backend sent {sent} events, the kernel has {got}"
+    outputs = lab.query(
+        "[e.raw['item']['call_id'] for e in s.events"
+        " if e.direction == 'client' and e.type == 'conversation.item.create'"
+        f" and e.raw['item']['type'] == 'function_call_output' and e.seq >= {state[0][0]}]"
+    )
+    assert len(outputs) == len(set(outputs)) == len(scenario) - 1  # each call answered once
 
 
 def test_a_session_rolls_over_before_it_expires(lab: NotebookPage) -> None:

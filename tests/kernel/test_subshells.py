@@ -209,6 +209,8 @@ def test_outside_a_kernel_the_session_says_once_why_events_wait() -> None:
     assert s.notices == [
         "events_during_cells: no IPython kernel runs this session, so events wait for a busy cell."
     ]
+    s.events_during_cells = True  # asked again: said once
+    assert len(s.notices) == 1
     assert rt.RealtimeSession().notices == []
 
 
@@ -222,6 +224,9 @@ def test_the_comm_honours_the_frontends_subshell_and_unknown_hooks_are_left_alon
     assert subshells.route_to_frontend_subshell(comm) is None
     assert comm._reply_subshell_for({}, "widgets") == "widgets"
     assert comm._reply_subshell_for({}, None) is None  # no subshell asked for: ipykernel's
+    assert subshells.route_to_frontend_subshell(comm) is None  # twice: wrapped once
+    subshells.restore_routing(comm)
+    assert comm._reply_subshell_for({}, "widgets") is None  # ipykernel's routing again
     other = OtherComm()
     why = subshells.route_to_frontend_subshell(other)
     assert why is not None

@@ -35,7 +35,7 @@ from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
-from .subshells import frontend_subshell, route_to_frontend_subshell
+from .subshells import frontend_subshell, restore_routing, route_to_frontend_subshell
 from .widget import RealtimeWidget
 
 if TYPE_CHECKING:
@@ -104,26 +104,36 @@ class RealtimeSession(SessionCore):
         """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
         self.widget.on_close(self._closed)
-        self.events_during_cells = False
-        """Whether the call's events are handled on the widgets' kernel subshell while a cell
-        runs (asked for with ``events_during_cells=True`` and possible here)."""
-        if options["events_during_cells"]:
-            self._handle_events_during_cells()
+        self._events_during_cells = False
+        self.events_during_cells = bool(options["events_during_cells"])
 
-    def _handle_events_during_cells(self) -> None:
+    @property
+    def events_during_cells(self) -> bool:
+        """Whether the call's events are handled (and handlers and tools run) on the widgets'
+        kernel subshell while a cell runs: settable; ``True`` where this kernel and frontend
+        allow it, else it stays ``False`` and the session says why (``notices``)."""
+        return self._events_during_cells
+
+    @events_during_cells.setter
+    def events_during_cells(self, value: bool) -> None:
+        if not value:
+            restore_routing(self.widget.comm)
+            self._events_during_cells = False
+            return
         why_not = route_to_frontend_subshell(self.widget.comm)
         if why_not is None:
-            self.events_during_cells = True
+            self._events_during_cells = True
         else:
             self._events_wait_for_cells(why_not)
 
     def _events_wait_for_cells(self, why: str) -> None:
         """Say (once) that ``events_during_cells`` was asked for and is not possible here."""
-        self.events_during_cells = False
+        self._events_during_cells = False
         message = f"events_during_cells: {why}, so events wait for a busy cell."
-        log.info("rt_notebook: %s", message)
-        self.notices.append(message)
-        self._notices_changed()
+        if message not in self.notices:
+            log.info("rt_notebook: %s", message)
+            self.notices.append(message)
+            self._notices_changed()
 
     # ---- display and state ------------------------------------------------------------
 

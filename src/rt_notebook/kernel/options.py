@@ -83,7 +83,8 @@ class RealtimeOptions(SessionOptions, total=False):
             cell: handlers and tools then run on another thread, concurrently with your cell
             (``@s.tool(main_thread=True)`` keeps a tool on the main thread). Needs JupyterLab
             with kernel subshells (ipykernel 7 or later); elsewhere the session says so once and
-            events wait for the cell as by default (off).
+            events wait for the cell as by default (off). Settable later:
+            ``s.events_during_cells = True``.
     """
 
     push_to_talk: bool

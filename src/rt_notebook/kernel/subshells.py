@@ -21,7 +21,12 @@ from typing import Any
 
 from ..errors import redacting_logger
 
-__all__ = ["frontend_subshell", "route_to_frontend_subshell", "run_on_main_thread"]
+__all__ = [
+    "frontend_subshell",
+    "restore_routing",
+    "route_to_frontend_subshell",
+    "run_on_main_thread",
+]
 
 log = redacting_logger(__name__)
 
@@ -36,6 +41,17 @@ def _kernel() -> Any | None:
     return kernelbase.Kernel.instance()
 
 
+class _FrontendSubshell:
+    """A comm's ``_reply_subshell_for`` that honours the subshell the frontend sent on."""
+
+    def __init__(self, original: Callable[[Any, str | None], str | None]) -> None:
+        self.original = original
+
+    def __call__(self, data: Any, default: str | None) -> str | None:
+        routed = self.original(data, default)  # keeps ipykernel's own bookkeeping of replies
+        return routed if default is None else default
+
+
 def route_to_frontend_subshell(comm: object) -> str | None:
     """Make ``comm`` hand each message the frontend sends on a subshell to that subshell's
     thread, whoever last sent on the comm. Returns why it cannot (``None``: done)."""
@@ -45,21 +61,22 @@ def route_to_frontend_subshell(comm: object) -> str | None:
     if not getattr(kernel, "_supports_kernel_subshells", False):
         return "this kernel has no subshells (ipykernel 7 or later has them)"
     original = getattr(comm, "_reply_subshell_for", None)
-    if original is None:
-        return None  # an ipykernel that routes by the message's own subshell_id
+    if original is None or isinstance(original, _FrontendSubshell):
+        return None  # an ipykernel that routes by the message's own subshell_id; or done
     try:
         parameters = list(inspect.signature(original).parameters)
     except (TypeError, ValueError):
         parameters = []
     if parameters != _ROUTE_PARAMETERS:
         return "this ipykernel routes comm messages in a way rt_notebook does not know"
-
-    def reply_subshell_for(data: Any, default: str | None) -> str | None:
-        routed = original(data, default)  # keeps ipykernel's own bookkeeping of replies
-        return routed if default is None else default
-
-    comm._reply_subshell_for = reply_subshell_for  # type: ignore[attr-defined]
+    comm._reply_subshell_for = _FrontendSubshell(original)  # type: ignore[attr-defined]
     return None
+
+
+def restore_routing(comm: object) -> None:
+    """Undo :func:`route_to_frontend_subshell`: ipykernel's own routing again."""
+    if isinstance(getattr(comm, "__dict__", {}).get("_reply_subshell_for"), _FrontendSubshell):
+        del comm._reply_subshell_for  # type: ignore[attr-defined]
 
 
 def frontend_subshell() -> str | None:
