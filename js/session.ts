@@ -29,6 +29,7 @@ import type { Levels, PeerLike, PeerOptions } from "./peer";
 import { Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
+import { QuietRollover } from "./rollover";
 import type { Answer, Exchange } from "./signaling";
 import {
   chooseRoute,
@@ -165,8 +166,6 @@ export const RECONNECTED = "rt_notebook.reconnected";
 export const MAX_QUEUED = 1000;
 /** How long kernel events wait for the kernel's replay into a new call before going anyway. */
 const REPLAY_WAIT_MS = 10_000;
-/** Roll over this long before the session expires (or with a fifth of it left, if less). */
-const ROLLOVER_MARGIN_MS = 30_000;
 
 /** Backoff before reconnect attempt `n` (1-based): 250 ms doubling, at most 4 s. */
 export function backoffMs(n: number): number {
@@ -235,7 +234,10 @@ export class Session implements SessionHandle {
   >();
   private downloadCount = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private rolloverTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Rolls over before the session expires, at a quiet moment. */
+  private readonly rollover = new QuietRollover(() => {
+    if (this.machine.state === "connected") void this.rollOver();
+  });
   /** A call opened to take over before the current one expires, until its session starts. */
   private standby: PeerLike | null = null;
   private standbyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -436,7 +438,8 @@ export class Session implements SessionHandle {
     for (const event of held) this.send(event);
   }
 
-  /** Before the session's `expires_at`, move to a new call (unless `continuity.rollover` is off). */
+  /** Before the session's `expires_at`, move to a new call at a quiet moment (js/rollover.ts),
+   * unless `continuity.rollover` is off. */
   private scheduleRollover(event: RealtimeEvent): void {
     this.clearRolloverTimer();
     const session = event.session as { expires_at?: unknown } | undefined;
@@ -444,12 +447,7 @@ export class Session implements SessionHandle {
     const continuity = this.model.get("continuity");
     if (typeof expiresAt !== "number" || continuity?.rollover === false) return;
     if ((continuity?.attempts ?? 3) < 1) return; // a rollover is a reconnect: none allowed
-    const left = expiresAt * 1000 - now();
-    const wait = Math.max(0, left - Math.min(ROLLOVER_MARGIN_MS, left * 0.2));
-    this.rolloverTimer = setTimeout(() => {
-      this.rolloverTimer = undefined;
-      if (this.machine.state === "connected") void this.rollOver();
-    }, wait);
+    this.rollover.schedule(expiresAt * 1000 - now());
   }
 
   /**
@@ -820,6 +818,7 @@ export class Session implements SessionHandle {
     this.activity = reduceActivity(this.activity, entry);
     if (entry.dir === "server") {
       this.playback = trackPlayback(this.playback, entry.event);
+      this.rollover.observe(entry);
       if (entry.event.type === "session.closed" && this.closingTimer !== undefined) {
         queueMicrotask(() => this.disconnect(false)); // after this event reaches the kernel
       }
@@ -996,8 +995,7 @@ export class Session implements SessionHandle {
   }
 
   private clearRolloverTimer(): void {
-    if (this.rolloverTimer !== undefined) clearTimeout(this.rolloverTimer);
-    this.rolloverTimer = undefined;
+    this.rollover.cancel();
   }
 
   private clearOrphanTimer(): void {

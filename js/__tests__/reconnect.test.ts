@@ -341,6 +341,18 @@ describe("rollover", () => {
     expect(first.closed).toBe(false);
   });
 
+  it("waits for a reply in progress, then rolls over", async () => {
+    const h = harness();
+    void h.session.connect();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const first = await answer(h, 0, { expires_at: (now() + 10_000) / 1000 });
+    first.receive({ type: "response.created", response: { id: "r1" } });
+    vi.advanceTimersByTime(8_100);
+    expect(markers(h, RECONNECTING)).toEqual([]);
+    first.receive({ type: "response.done", response: { id: "r1" } });
+    expect(markers(h, RECONNECTING).length).toBe(1);
+  });
+
   it("does not roll over when continuity.rollover is off", async () => {
     const h = harness({ continuity: { attempts: 3, rollover: false } });
     void h.session.connect();
