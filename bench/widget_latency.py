@@ -1648,11 +1648,16 @@ def table(report: Json) -> str:
 def goals(report: Json) -> list[str]:
     """Issue 16's goals, each with this run's figure and whether it is met."""
     p1, p2, p3 = (report.get(k, {}) for k in ("p1_connect", "p2_stream", "p3_tools"))
-    rate = p2.get("rate", {}).get("latency_ms", {})
-    rows: list[tuple[str, str, float | None, float]] = [
+    # The issue's "data-channel event → Python callback": from the channel's message in the
+    # browser. The row after it adds the flood peer's own send (aiortc on this same machine).
+    rate = p2.get("rate", {}).get("browser_to_python_ms", {})
+    end_to_end = p2.get("rate", {}).get("latency_ms", {})
+    rows: list[tuple[str, str, float | None, float | None]] = [
         ("P1 connect → Python, widget/bare", "≤ 1.15x", p1.get("ratio_median"), 1.15),
-        ("P2 200/s → Python, p50 ms", "≤ 5", rate.get("median"), 5.0),
-        ("P2 200/s → Python, p99 ms", "≤ 30", rate.get("p99"), 30.0),
+        ("P2 200/s channel → Python, p50 ms", "≤ 5", rate.get("median"), 5.0),
+        ("P2 200/s channel → Python, p99 ms", "≤ 30", rate.get("p99"), 30.0),
+        ("P2 same from the peer's send, p50/p99", "", end_to_end.get("median"), None),
+        ("", "", end_to_end.get("p99"), None),
         ("P3 tool overhead, p50 ms", "≤ 10", p3.get("overhead_ms", {}).get("median"), 10.0),
         ("import rt_notebook, s", "≤ 0.3", report.get("import", {}).get("median_s"), 0.3),
         (
@@ -1664,7 +1669,10 @@ def goals(report: Json) -> list[str]:
     ]
     out = [f"goals ({load()}):"]
     for name, goal, value, limit in rows:
-        verdict = "-" if value is None else ("met" if value <= limit else "MISSED")
+        if limit is None:
+            verdict = "(no goal)"
+        else:
+            verdict = "-" if value is None else ("met" if value <= limit else "MISSED")
         out.append(f"  {name:<36}{goal:>9}{fmt(value, 2):>10}  {verdict}")
     lost = [p2.get(k, {}).get("lost") for k in ("rate", "burst")]
     out.append(f"  {'P2 events lost (rate, burst)':<36}{'0':>9}{lost!s:>10}")
