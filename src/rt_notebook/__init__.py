@@ -86,6 +86,9 @@ def __getattr__(name: str) -> Any:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .errors import redact_every_log_record
     from .server.app import RealtimeExtension
+
+    redact_every_log_record()  # before Jupyter logs its configs, the key among them
 
     return [{"module": "rt_notebook.server.app", "app": RealtimeExtension}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any, TypeVar, cast
 
 from .wire.widget_protocol import ErrorBody, ErrorDetail
@@ -63,6 +64,32 @@ class RedactingFilter(logging.Filter):
 
 
 REDACTING = RedactingFilter()
+
+
+def redact_every_log_record(argv: list[str] | None = None) -> None:
+    """Redact every log record of this process as it is made, and the key given on the command
+    line (``--RealtimeExtension.api_key=…``), whatever its shape.
+
+    For the Jupyter server process, called as it discovers extensions: before the extension
+    starts, traitlets logs every application's whole config at debug level ("Config changed:
+    …"), the key included, on loggers created after this call.
+    """
+    args = sys.argv if argv is None else argv
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name.lstrip("-") in ("RealtimeExtension.api_key", "RealtimeExtension.api-key"):
+            register_secret(value or (args[i + 1] if i + 1 < len(args) else None))
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacting", False):
+        return
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        REDACTING.filter(record)
+        return record
+
+    make_record.redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
 
 
 def redacting_logger(name: str) -> logging.Logger:

@@ -135,6 +135,47 @@ def test_log_lines_and_sideband_failures_are_redacted(caplog: pytest.LogCaptureF
     assert "upstream said Bearer [redacted]" in caplog.text
 
 
+@pytest.mark.parametrize(
+    "key_args",
+    [
+        ["--RealtimeExtension.api_key=sk-proj-CMDLINE0key0shaped0123456"],
+        ["--RealtimeExtension.api_key", "plain-CMDLINE-not-key-shaped-42"],
+    ],
+)
+def test_a_key_on_the_command_line_is_not_in_jupyters_debug_log(
+    key_args: list[str], tmp_path: Any
+) -> None:
+    """Before the extension starts, traitlets logs each application's whole config at debug
+    level ("Config changed: …"), the key with it, on loggers the extension never sees."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    env.pop("OPENAI_API_KEY", None)
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--debug", "--no-browser", "--port=0",
+             "--allow-root", "--ServerApp.token=t", f"--ServerApp.root_dir={tmp_path}",
+             *key_args],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "is running at" not in log.read_text() and time.monotonic() < deadline:
+                assert server.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.2)
+        finally:
+            server.terminate()
+            server.wait(10)
+    text = log.read_text()
+    assert "Config changed" in text  # the lines that leaked
+    assert "RealtimeExtension" in text
+    assert "CMDLINE" not in text
+    assert "[redacted]" in text
+
+
 def test_redaction_is_one_function_over_any_shape() -> None:
     register_secret("not-key-shaped-secret-1")
     value = {"a": ["x not-key-shaped-secret-1 y", ("Bearer abcdefghij", 3)], "sk-abcdef": None}
