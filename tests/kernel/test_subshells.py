@@ -18,7 +18,7 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
 
-SLEEP = 3.0
+SLEEP = 2.0
 
 SETUP = """
 import json, threading, time
@@ -117,13 +117,16 @@ def send_events(kc: BlockingKernelClient, comm_id: str, subshell: str | None) ->
     kc.shell_channel.send(msg)
 
 
-def busy_cell_with_events(kc: BlockingKernelClient, opt_in: bool, subshell: str | None) -> Any:
+def busy_cell_with_events(
+    kc: BlockingKernelClient, opt_in: bool, subshell: str | None, batches: int = 1
+) -> Any:
     """Events sent while a cell sleeps; what ran where and when, and the tools' answers."""
     comm_id = json.loads(execute(kc, SETUP.format(opt_in=opt_in)))
     started = time.time()
     cell = kc.execute(f"time.sleep({SLEEP})")
     time.sleep(0.5)
-    send_events(kc, comm_id, subshell)
+    for _ in range(batches):
+        send_events(kc, comm_id, subshell)
     while True:  # the cell's reply; the iopub messages meanwhile are the kernel's sends
         reply = kc.get_shell_msg(timeout=30)
         if reply["parent_header"].get("msg_id") == cell:
@@ -175,7 +178,7 @@ def test_without_it_events_wait_for_the_cell_on_the_main_thread(
 
 
 def test_a_frontend_without_subshells_gets_said_once(kernel: BlockingKernelClient) -> None:
-    _started, ended, seen, _, notices = busy_cell_with_events(kernel, True, None)
+    _started, ended, seen, _, notices = busy_cell_with_events(kernel, True, None, batches=4)
     assert all(thread == "MainThread" and t >= ended - 0.2 for _, thread, t in seen)
     assert len(notices) == 1
     assert "events wait for a busy cell" in notices[0]

@@ -105,6 +105,7 @@ class RealtimeSession(SessionCore):
         self.widget.on_msg(self._on_frontend_message)
         self.widget.on_close(self._closed)
         self._events_during_cells = False
+        self._main_shell_batches = 0
         self.events_during_cells = bool(options["events_during_cells"])
 
     @property
@@ -304,8 +305,13 @@ class RealtimeSession(SessionCore):
 
     def _check_events_thread(self) -> None:
         """A frontend that sends widget messages without a subshell gets them on the main
-        shell, behind a busy cell, however the comm routes."""
-        if threading.current_thread() is threading.main_thread() and frontend_subshell() is None:
+        shell, behind a busy cell, however the comm routes. (JupyterLab sends a new widget's
+        first messages so, until its subshell has started: a few in a row tell.)"""
+        if threading.current_thread() is not threading.main_thread() or frontend_subshell():
+            self._main_shell_batches = 0
+            return
+        self._main_shell_batches += 1
+        if self._main_shell_batches >= _MAIN_SHELL_BATCHES:
             self._events_wait_for_cells("this frontend sends widget messages to the main shell")
 
     def _on_events(self, content: dict[str, Any], _buffers: list[bytes]) -> None:
@@ -407,6 +413,10 @@ class RealtimeSession(SessionCore):
 
 
 RealtimeSession.__signature__ = signature(RealtimeOptions)  # type: ignore[attr-defined]
+
+_MAIN_SHELL_BATCHES = 3
+"""Event batches in a row that reach the main shell without a subshell: then the frontend
+does not use subshells."""
 
 
 _LIVE_AUTHORITATIVE = ("session.update", "response.item.create", "response.create")
