@@ -14,9 +14,12 @@ candidates) is then posted, alternating, in one run:
 
 Each client keeps one keep-alive connection per server, so only the servers' work is timed. It
 prints medians, the extension's added milliseconds and the ratio, the Jupyter server's CPU
-per request (from ``/proc``) and the load average. Numbers are printed, never asserted.
+per request (from ``/proc``), a fresh server's first request of each kind, and the load
+average. ``--baseline SRC`` runs a second Jupyter server importing rt_notebook from another
+tree (e.g. ``git archive <commit> src | tar -x -C /tmp/old``), interleaved with the first, so
+two versions are compared in one run. Numbers are printed, never asserted.
 
-    .venv/bin/python bench/extension_post.py [--rounds 200] [--deadline 180]
+    .venv/bin/python bench/extension_post.py [--rounds 200] [--deadline 180] [--baseline SRC]
 """
 
 from __future__ import annotations
@@ -239,6 +242,10 @@ def measure(
     if baseline is not None and baseline.process is not None:
         pids["extension_baseline"] = pids["status_baseline"] = baseline.process.pid
     names = list(kinds)
+    first: dict[str, float] = {}
+    for name in names:  # a fresh server's first request of each kind (imports, caches)
+        client, method, path, body, headers, _expected = kinds[name]
+        first[name] = round(client.request(method, path, body, headers)[0], 1)
     for round_ in range(rounds + 5):  # the first 5 rounds warm up
         order = names if round_ % 2 == 0 else names[::-1]
         for name in order:
@@ -251,6 +258,7 @@ def measure(
                 times[name].append(ms)
                 cpu[name] += cpu_seconds(pids[name]) - before
     result: dict[str, Any] = {name: stats(values) for name, values in times.items()}
+    result["first_ms"] = first
     for name in kinds:
         result[name]["jupyter_cpu_ms"] = round(cpu[name] / rounds * 1000, 2)
     ext, direct = result["extension"]["median"], result["direct"]["median"]
@@ -313,6 +321,7 @@ def main() -> None:
         with contextlib.suppress(Exception):
             upstream.stop()
     print(f"end: {load()}; offer {result['offer_bytes']} bytes", flush=True)
+    print("a fresh server's first request, ms: " + json.dumps(result["first_ms"]))
     print(f"{'request':<44}{'median':>8}{'p10':>8}{'p90':>8}{'jupyter CPU':>13}")
     rows = [
         ("POST offer straight to the upstream", "direct"),
