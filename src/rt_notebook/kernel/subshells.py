@@ -19,16 +19,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import redacting_logger
-
 __all__ = [
     "frontend_subshell",
     "restore_routing",
     "route_to_frontend_subshell",
     "run_on_main_thread",
 ]
-
-log = redacting_logger(__name__)
 
 _ROUTE_PARAMETERS = ["data", "default"]  # ipykernel 7.4's BaseComm._reply_subshell_for
 
