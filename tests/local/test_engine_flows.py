@@ -656,7 +656,7 @@ async def test_callable_responder_drives_the_engine_directly(fn: Any) -> None:
 
     assert texts == ["A plain string.", "A Reply object.", 'You said: "anything else".']
     assert events[0]["type"] == "session.created"
-    assert engine.record.client_events == sent
+    assert list(engine.record.client_events) == sent
     assert not [e for e in events if e["type"] == "error"]
     assert_conformant(events, sent)
 
@@ -880,3 +880,40 @@ def test_helpers_make_valid_data(tmp_path: Path) -> None:
     pixels = image.imread(str(path))
     assert pixels.shape[:2] == (1, 1)
     assert list(np.round(pixels[0, 0, :3] * 255)) == [255, 128, 0]
+
+
+async def test_the_session_record_is_bounded_and_keeps_audio_by_its_length() -> None:
+    """An hour of WebSocket audio is ~36,000 appends of ~6 KB each: the record keeps the
+    latest events, audio by its length, and counts them all."""
+    from rt_notebook.local.engine.core import RECORD_EVENTS
+
+    session = default_session()
+    session["audio"]["input"]["turn_detection"] = None
+    events: list[dict[str, Any]] = []
+    engine = SessionEngine(
+        session=session,
+        transport="websocket",
+        send=events.append,
+        responder=make_responder(lambda _ctx: "ok"),
+        transcriber=HonestTranscriber(),
+        call_id="ws_record",
+        realtime_factor=FAST,
+    )
+    engine.start()
+    chunk = base64.b64encode(bytes(4800)).decode()  # 100 ms of silence
+    total = RECORD_EVENTS + 250
+    for i in range(total):
+        engine.handle_event(
+            {"type": "input_audio_buffer.append", "audio": chunk, "event_id": f"a{i}"}
+        )
+    engine.handle_event({"type": "input_audio_buffer.clear"})
+    await engine.close()
+    record = engine.record
+    assert record.client_count == total + 1
+    assert len(record.client_events) == RECORD_EVENTS
+    assert record.client_events[-1]["type"] == "input_audio_buffer.clear"
+    assert record.client_events[0]["event_id"] == f"a{total + 1 - RECORD_EVENTS}"
+    appended = [e for e in record.client_events if e["type"] == "input_audio_buffer.append"]
+    assert all("audio" not in e and e["audio_chars"] == len(chunk) for e in appended)
+    assert record.audio_in_ms == total * 100  # the audio itself was all counted
+    assert record.server_count >= len(record.server_events) > 0

@@ -275,8 +275,8 @@ class SessionsHandler(_Handler):
         self.finish(
             {
                 **summary(engine),
-                "client_events": record.client_events,
-                "server_events": record.server_events,
+                "client_events": list(record.client_events),
+                "server_events": list(record.server_events),
             }
         )
 
@@ -288,8 +288,8 @@ def summary(engine: Engine | EndedSession) -> dict[str, Any]:
         "id": record.call_id,
         "transport": record.transport,
         "closed": record.closed,
-        "client_events": len(record.client_events),
-        "server_events": len(record.server_events),
+        "client_events": record.client_count,
+        "server_events": record.server_count,
         "audio_in_ms": record.audio_in_ms,
         "audio_in_rms": round(record.audio_in_rms, 5),
         "turns": record.turns,

@@ -18,6 +18,7 @@ import copy
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -43,14 +44,45 @@ log = logging.getLogger(__name__)
 Transport = Literal["webrtc", "websocket"]
 
 
+RECORD_EVENTS = 5000
+"""How many of the latest client and server events a session record keeps, each."""
+
+# Audio payloads, kept in the record only by their length (a call streams audio, silence
+# included, for as long as it lasts): event type → the field with the base64 audio.
+_AUDIO_FIELDS = {
+    "input_audio_buffer.append": "audio",
+    "session.input_audio.append": "audio",
+    "response.output_audio.delta": "delta",
+    "session.output_audio.delta": "delta",
+}
+
+
+def _recorded(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the record keeps it: base64 audio replaced by ``<field>_chars``."""
+    name = _AUDIO_FIELDS.get(event.get("type"))  # type: ignore[arg-type]
+    audio = event.get(name) if name else None
+    if name is None or not isinstance(audio, str):
+        return event
+    return {**{k: v for k, v in event.items() if k != name}, f"{name}_chars": len(audio)}
+
+
 @dataclass
 class SessionRecord:
-    """What a session received and sent, for tests and teaching."""
+    """What a session received and sent, for tests and teaching: bounded (the latest
+    ``RECORD_EVENTS`` each way, audio by its length) and counted in full."""
 
     call_id: str
     transport: Transport
-    client_events: list[dict[str, Any]] = field(default_factory=list)
-    server_events: list[dict[str, Any]] = field(default_factory=list)
+    client_events: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_EVENTS)
+    )
+    server_events: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=RECORD_EVENTS)
+    )
+    client_count: int = 0
+    """Client events received in all (the deque keeps the latest)."""
+    server_count: int = 0
+    """Server events sent in all."""
     audio_in_samples: int = 0
     audio_in_sum_squares: float = 0.0
     turns: list[dict[str, Any]] = field(default_factory=list)
@@ -58,6 +90,14 @@ class SessionRecord:
     audio_in: list[np.ndarray] = field(default_factory=list)
     """All input audio (int16, 24 kHz), only when the backend keeps audio."""
     closed: bool = False
+
+    def note_client(self, event: dict[str, Any]) -> None:
+        self.client_count += 1
+        self.client_events.append(_recorded(event))
+
+    def note_server(self, event: dict[str, Any]) -> None:
+        self.server_count += 1
+        self.server_events.append(_recorded(event))
 
     def note_audio(self, samples: np.ndarray, *, keep: bool) -> None:
         """Count input audio (int16, 24 kHz); keep a copy when asked."""
@@ -175,7 +215,7 @@ class SessionEngine:
 
     def handle_event(self, event: dict[str, Any]) -> None:
         """One client event, already parsed."""
-        self.record.client_events.append(event)
+        self.record.note_client(event)
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         kind = event.get("type")
         try:
@@ -204,13 +244,13 @@ class SessionEngine:
         if self._closed:
             return
         event = {"type": kind, "event_id": new_id("event"), **fields_}
-        self.record.server_events.append(event)
+        self.record.note_server(event)
         for deliver in (self._send, *self.listeners):
             try:
                 deliver(event)
             except Exception:  # a receiver went away; the session goes on
                 log.debug("local backend: could not deliver %s", kind, exc_info=True)
-        if self._drop_after is not None and len(self.record.server_events) == self._drop_after:
+        if self._drop_after is not None and self.record.server_count == self._drop_after:
             self.on_fault("drop_data_channel")
 
     def _error(

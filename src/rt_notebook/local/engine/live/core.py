@@ -184,7 +184,7 @@ class LiveEngine:
     def handle_event(self, event: dict[str, Any], source: Source | None = None) -> None:
         """One client event, already parsed, from ``source`` (default: the primary)."""
         source = source or self.primary
-        self.record.client_events.append(_recorded(event))
+        self.record.note_client(event)
         event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         kind = event.get("type")
         try:
@@ -249,12 +249,12 @@ class LiveEngine:
         if client_event_id is not None:
             event["client_event_id"] = client_event_id
         event.update(fields)
-        self.record.server_events.append(event)
+        self.record.note_server(event)
         if self.primary != "data_channel" or self._server_allowed(event):
             self._deliver(self._send, event)
         for listener in list(self.listeners):
             self._deliver(listener, event)
-        if self._drop_after is not None and len(self.record.server_events) == self._drop_after:
+        if self._drop_after is not None and self.record.server_count == self._drop_after:
             self.on_fault("drop_data_channel")
 
     def emit_sideband(self, kind: str, /, **fields: Any) -> None:
@@ -422,15 +422,6 @@ def _history(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         )
     return history
-
-
-def _recorded(event: dict[str, Any]) -> dict[str, Any]:
-    """A client event as the record keeps it: an append's audio only by its length (a Live
-    client streams audio, silence included, for as long as the session lasts)."""
-    audio = event.get("audio")
-    if event.get("type") == "session.input_audio.append" and isinstance(audio, str):
-        return {**{k: v for k, v in event.items() if k != "audio"}, "audio_chars": len(audio)}
-    return event
 
 
 def _where(source: Source) -> str:
