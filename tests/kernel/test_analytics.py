@@ -238,7 +238,7 @@ def test_turns_latencies_tokens_and_cost() -> None:
     def area() -> int:
         return 6
 
-    user, assistant, typed, cut = list(s.transcript)
+    user, assistant, typed, tool, cut = list(s.transcript)
     assert (user.role, user.text, user.audio_ms) == ("user", "Hi there", 2000.0)
     assert (user.start, user.end) == (1001.0, 1003.0)
     assert (assistant.text, assistant.audio_ms, assistant.interrupted) == (
@@ -247,6 +247,11 @@ def test_turns_latencies_tokens_and_cost() -> None:
         False,
     )
     assert typed.text == "Compute an area"
+    # the model's tool call, answered by the kernel (no tool named area was registered then)
+    assert (tool.role, tool.tool_name, tool.call_id, tool.final) == ("tool", "area", "c1", True)
+    assert tool.output is not None
+    assert "no tool named 'area'" in tool.output
+    assert tool.text.startswith(f"area({tool.arguments}) → ")
     assert cut.interrupted
     assert cut.full_text == "one two three four five six seven eight nine ten"
     assert cut.text == "one two three four"  # 1.5 s heard at 2.7 words/s
@@ -328,13 +333,15 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 def test_transcript_exports(tmp_path: Path) -> None:
     s, _ = scripted_session()
     rows = s.transcript.to_dicts()
-    assert [r["role"] for r in rows] == ["user", "assistant", "user", "assistant"]
+    assert [r["role"] for r in rows] == ["user", "assistant", "user", "tool", "assistant"]
     frame = s.transcript.to_dataframe()
     assert list(frame["text"])[:2] == ["Hi there", "Hello there friend"]
     lines = s.transcript.to_jsonl(tmp_path / "t.jsonl").read_text().splitlines()
-    assert json.loads(lines[3])["interrupted"] is True
+    assert json.loads(lines[4])["interrupted"] is True
+    assert json.loads(lines[3])["tool_name"] == "area"
     markdown = s.transcript.to_markdown()
     assert "**user**" in markdown
+    assert "**tool**" in markdown
     assert "one two three four *(interrupted)*" in markdown
     assert s.usage().to_dataframe()["cost_usd"].sum() == pytest.approx(R1_COST + R2_COST)
 

@@ -107,6 +107,8 @@ def live_latencies(events: Iterable[RealtimeEvent], until_ms: float | None = Non
     table = Table()
     previous = None
     for turn in transcript:
+        if turn.role == "tool":
+            continue  # a reply after a tool call still answers the user's turn before it
         if turn.role == "assistant" and previous is not None and previous.role == "user":
             spoken = previous.modality == "audio"
             anchor = previous.end if spoken else previous.start

@@ -181,6 +181,8 @@ def _spans(session: SessionAnalysis, t0: float) -> list[_Span]:
     }
     spans = []
     for turn in session.transcript:
+        if turn.role == "tool":
+            continue  # the lanes are who spoke
         start = turn.start
         if start is None and turn.response_id is not None:
             start = first_output.get(turn.response_id)

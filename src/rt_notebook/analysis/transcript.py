@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Turn:
-    """One user or assistant message."""
+    """One user or assistant message, or one tool call (``role="tool"``)."""
 
-    role: Literal["user", "assistant"]
-    """Who spoke."""
+    role: Literal["user", "assistant", "tool"]
+    """Who spoke (``"tool"``: the model called a tool, and the kernel answered)."""
     item_id: str
     """The conversation item's id."""
     text: str = ""
@@ -44,6 +44,14 @@ class Turn:
     """Assistant turns: everything generated, even the part cut off before it was played."""
     audio_ms: float | None = None
     """Milliseconds of audio: the user's speech, or the assistant's playback in the browser."""
+    tool_name: str | None = None
+    """Tool calls: the tool's name."""
+    call_id: str | None = None
+    """Tool calls: the call's id."""
+    arguments: str | None = None
+    """Tool calls: the model's JSON arguments."""
+    output: str | None = None
+    """Tool calls: the ``function_call_output`` sent back (``final`` once it was sent)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of the turn's fields."""
@@ -138,7 +146,9 @@ class Transcript:
         kind, t = event.type, event.time
         item_id = as_str(event.item_id)
         if event.direction == "client":
-            if kind == "conversation.item.truncate" and item_id:
+            if kind == "conversation.item.create":
+                self._tool_output(as_dict(event.item), t)
+            elif kind == "conversation.item.truncate" and item_id:
                 self._played_ms[item_id] = as_number(event.audio_end_ms)
                 self._truncate(item_id)
             elif kind == "session.commentary.append" and event.delegation_id is None:
@@ -158,6 +168,15 @@ class Transcript:
             self._speech_ms.setdefault(item_id, [0.0, 0.0])[1] = as_number(event.audio_end_ms)
         elif kind == "conversation.item.added":
             self._item_added(as_dict(event.item), t)
+        elif kind in ("conversation.item.done", "response.output_item.done"):
+            if as_dict(event.item).get("type") == "function_call":
+                self._tool_call(as_dict(event.item), t)
+        elif kind == "response.function_call_arguments.done":
+            self._tool_call(
+                {"id": item_id, "call_id": event.call_id, "name": event.name,
+                 "arguments": event.arguments},
+                t,
+            )  # fmt: skip
         elif kind == "conversation.item.input_audio_transcription.delta":
             turn = self._turns.get(item_id or "")
             if turn is not None and not turn.final:
@@ -251,7 +270,36 @@ class Transcript:
             Turn(role="user", item_id=key, text=text, start=event.time, end=event.time, final=True),
         )
 
+    def _tool_call(self, item: dict[str, Any], t: float) -> None:
+        """A ``function_call`` item: a tool turn, its arguments complete once they are."""
+        item_id = as_str(item.get("id"))
+        if not item_id:
+            return
+        turn = self._turns.setdefault(item_id, Turn(role="tool", item_id=item_id, start=t))
+        if turn.role != "tool":
+            return
+        turn.tool_name = as_str(item.get("name")) or turn.tool_name
+        turn.call_id = as_str(item.get("call_id")) or turn.call_id
+        turn.arguments = as_str(item.get("arguments")) or turn.arguments
+        if turn.output is None:
+            turn.text = f"{turn.tool_name or '?'}({turn.arguments or ''})"
+
+    def _tool_output(self, item: dict[str, Any], t: float) -> None:
+        """The kernel's ``function_call_output``: the tool turn it answers is final."""
+        call_id = as_str(item.get("call_id"))
+        if item.get("type") != "function_call_output" or not call_id:
+            return
+        for turn in self._turns.values():
+            if turn.role == "tool" and turn.call_id == call_id and turn.output is None:
+                turn.output = as_str(item.get("output")) or ""
+                turn.text = f"{turn.tool_name or '?'}({turn.arguments or ''}) → {turn.output}"
+                turn.end, turn.final = t, True
+                return
+
     def _item_added(self, item: dict[str, Any], t: float) -> None:
+        if item.get("type") == "function_call":
+            self._tool_call(item, t)
+            return
         role = item.get("role")
         item_id = as_str(item.get("id"))
         if item.get("type") != "message" or role not in ("user", "assistant") or not item_id:
