@@ -15,11 +15,15 @@ candidates) is then posted, alternating, in one run:
 Each client keeps one keep-alive connection per server, so only the servers' work is timed. It
 prints medians, the extension's added milliseconds and the ratio, the Jupyter server's CPU
 per request (from ``/proc``), a fresh server's first request of each kind, and the load
-average. ``--baseline SRC`` runs a second Jupyter server importing rt_notebook from another
+average. ``--browser`` also makes both POSTs from Chromium (Debian's, driven as ``tests/e2e``
+drives it): FormData from a page on the upstream's origin (CORS, as a bare page posts) and
+JSON from a page on Jupyter's origin (as the widget posts, without JupyterLab or a kernel
+around it). ``--baseline SRC`` runs a second Jupyter server importing rt_notebook from another
 tree (e.g. ``git archive <commit> src | tar -x -C /tmp/old``), interleaved with the first, so
 two versions are compared in one run. Numbers are printed, never asserted.
 
-    .venv/bin/python bench/extension_post.py [--rounds 200] [--deadline 180] [--baseline SRC]
+    .venv/bin/python bench/extension_post.py [--rounds 200] [--deadline 180] [--browser]
+        [--baseline SRC]
 """
 
 from __future__ import annotations
@@ -69,6 +73,14 @@ def upstream_main() -> None:
     from tornado.netutil import bind_sockets
 
     class Calls(web.RequestHandler):
+        def set_default_headers(self) -> None:  # a page on another origin may post (CORS)
+            self.set_header("Access-Control-Allow-Origin", "*")
+            self.set_header("Access-Control-Allow-Headers", "authorization, content-type")
+            self.set_header("Access-Control-Expose-Headers", "location")
+
+        def options(self) -> None:
+            self.set_status(204)
+
         def post(self) -> None:
             if self.request.headers.get("Authorization") != f"Bearer {KEY}":
                 raise web.HTTPError(401)
@@ -87,8 +99,12 @@ def upstream_main() -> None:
             self.set_header("Location", f"/v1/realtime/calls/rtc_{uuid.uuid4().hex}")
             self.finish(answer_for(parts["sdp"].decode()))
 
+    class Page(web.RequestHandler):
+        def get(self) -> None:  # the bare page's origin, for --browser
+            self.finish('<!doctype html><link rel="icon" href="data:,"><title>bare page</title>')
+
     async def serve() -> None:
-        server = HTTPServer(web.Application([(r"/v1/realtime/calls", Calls)]))
+        server = HTTPServer(web.Application([(r"/v1/realtime/calls", Calls), (r"/", Page)]))
         sockets = bind_sockets(0, "127.0.0.1")
         server.add_sockets(sockets)
         print(json.dumps({"port": sockets[0].getsockname()[1]}), flush=True)
@@ -270,6 +286,89 @@ def measure(
     return result
 
 
+# In a page: one offer as Chromium makes it; then a timed fetch (start → last byte read),
+# given up after 10 s.
+BROWSER_OFFER = """async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("audio");
+  pc.createDataChannel("oai-events");
+  await pc.setLocalDescription();
+  const sdp = pc.localDescription.sdp;
+  pc.close();
+  return sdp;
+}"""
+BROWSER_POST = """async ([url, kind, sdp, session, auth]) => {
+  const form = new FormData();
+  form.set("sdp", sdp);
+  form.set("session", JSON.stringify(session));
+  const body = kind === "form" ? form : JSON.stringify({sdp, session});
+  const headers = {Authorization: auth};
+  if (kind !== "form") headers["Content-Type"] = "application/json";
+  const start = performance.now();
+  const signal = AbortSignal.timeout(10000);
+  const reply = await fetch(url, {method: "POST", body, headers, signal});
+  await reply.text();
+  const ms = performance.now() - start;
+  if (reply.status !== 201) throw new Error(`${url}: ${reply.status}`);
+  return ms;
+}"""
+
+
+def measure_browser(
+    server: JupyterServer,
+    upstream: Upstream,
+    rounds: int,
+    home: Path,
+    baseline: JupyterServer | None,
+) -> dict[str, Any]:
+    """The same two POSTs made by Chromium: a page on the upstream's origin posts FormData
+    straight to it (CORS, as a bare page does), a page on Jupyter's origin posts JSON to the
+    extension (as the widget does, without JupyterLab and a kernel around it)."""
+    from tests.e2e.harness import Browser
+
+    browser = Browser(home / "no-microphone.wav", home / "chromium")
+    try:
+        context = browser.browser.new_context()
+        direct, via = context.new_page(), context.new_page()
+        direct.goto(f"http://127.0.0.1:{upstream.port}/", timeout=30_000)
+        # a Jupyter page whose CSP lets scripts fetch (the API's JSON pages forbid it)
+        via.goto(server.url + "static/favicons/favicon.ico", timeout=30_000)
+        sdp = direct.evaluate(BROWSER_OFFER)
+        paths = {
+            "direct": (
+                direct,
+                f"http://127.0.0.1:{upstream.port}/v1/realtime/calls",
+                "form",
+                f"Bearer {KEY}",
+            ),
+            "extension": (via, server.url + "api/rt-notebook/calls", "json", f"token {TOKEN}"),
+        }
+        if baseline is not None:
+            old = context.new_page()
+            old.goto(baseline.url + "static/favicons/favicon.ico", timeout=30_000)
+            paths["extension_baseline"] = (
+                old,
+                baseline.url + "api/rt-notebook/calls",
+                "json",
+                f"token {TOKEN}",
+            )
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for round_ in range(rounds + 5):  # the first 5 rounds warm up
+            order = list(paths) if round_ % 2 == 0 else list(paths)[::-1]
+            for name in order:
+                page, url, kind, auth = paths[name]
+                ms = float(page.evaluate(BROWSER_POST, [url, kind, sdp, SESSION, auth]))
+                if round_ >= 5:
+                    times[name].append(ms)
+    finally:
+        browser.close()
+    result: dict[str, Any] = {name: stats(values) for name, values in times.items()}
+    result["extension_adds_ms"] = round(
+        result["extension"]["median"] - result["direct"]["median"], 2
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
@@ -279,6 +378,11 @@ def main() -> None:
         metavar="SRC",
         help="also run a Jupyter server importing rt_notebook from SRC (e.g. an older tree's "
         "src/), side by side with this one",
+    )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also time both POSTs from Chromium pages (Debian's, as tests/e2e drives it)",
     )
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -313,6 +417,10 @@ def main() -> None:
                 finally:
                     del os.environ["PYTHONPATH"]
             result = measure(server, upstream, args.rounds, baseline)
+            if args.browser:
+                result["browser"] = measure_browser(
+                    server, upstream, args.rounds, workdir, baseline
+                )
     except KeyboardInterrupt:
         print(f"extension_post: deadline of {args.deadline:g} s passed; stopped", flush=True)
         return
@@ -343,6 +451,21 @@ def main() -> None:
         f"the extension adds {result['extension_adds_ms']:.2f} ms (median) over posting straight "
         f"to the upstream: {result['extension_over_direct']:.2f}x [goal: ≤ 3 ms]"
     )
+    if "browser" in result:
+        b = result["browser"]
+        for label, name in (
+            ("Chromium: POST straight to the upstream", "direct"),
+            ("Chromium: POST via the extension", "extension"),
+            ("Chromium: POST via the extension (baseline)", "extension_baseline"),
+        ):
+            if name not in b:
+                continue
+            r = b[name]
+            print(f"{label:<44}{r['median']:>6.2f}ms{r['p10']:>6.2f}ms{r['p90']:>6.2f}ms")
+        print(f"from Chromium, the extension adds {b['extension_adds_ms']:.2f} ms (median)")
+        if "extension_baseline" in b:
+            adds = b["extension_baseline"]["median"] - b["direct"]["median"]
+            print(f"from Chromium, the baseline adds {adds:.2f} ms (median)")
     if "baseline_adds_ms" in result:
         print(f"the baseline ({args.baseline}) adds {result['baseline_adds_ms']:.2f} ms")
     print(json.dumps(result))
