@@ -220,7 +220,11 @@ def test_recordings_keep_their_transcript_despite_junk(tmp_path: Path) -> None:
         )
     )
     recorded = load_session(path)
-    assert [t.text for t in recorded.transcript] == ["Hi there", "Hello there."]
+    assert [(t.role, t.text) for t in recorded.transcript] == [
+        ("user", "Hi there"),
+        ("assistant", "Hello there."),
+        ("tool", 'add({"a": 1, "b": 2})'),  # a recording of the server's side: no output
+    ]
 
 
 def test_bad_event_counts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,11 @@ async def test_tool_call_runs_in_the_kernel_and_the_bot_answers_after() -> None:
     await frontend.close()
 
     assert plotted == [("x**2", -5.0, 3.0)]
-    assert [t.text for t in s.transcript] == ["Plot x squared", "Here is the parabola."]
+    assert [t.text for t in s.transcript] == [
+        "Plot x squared",
+        'plot_function({"expression": "x**2", "x_max": 3}) → plotted',
+        "Here is the parabola.",
+    ]
     assert [t.role for t in s.transcript] == ["user", "assistant"]
     outputs = [e.raw for e in s.events.of("conversation.item.create") if e.direction == "client"]
     assert outputs[-1]["item"]["output"] == "plotted"
