@@ -55,7 +55,7 @@ async def test_tool_call_runs_in_the_kernel_and_the_bot_answers_after() -> None:
         'plot_function({"expression": "x**2", "x_max": 3}) → plotted',
         "Here is the parabola.",
     ]
-    assert [t.role for t in s.transcript] == ["user", "assistant"]
+    assert [t.role for t in s.transcript] == ["user", "tool", "assistant"]
     outputs = [e.raw for e in s.events.of("conversation.item.create") if e.direction == "client"]
     assert outputs[-1]["item"]["output"] == "plotted"
     server = [e.raw for e in s.events if e.direction == "server"]
