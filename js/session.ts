@@ -44,6 +44,9 @@ import { ConnectionMachine, isLive } from "./state";
 import type { Transcript } from "./transcript";
 import { EMPTY_TRANSCRIPT, reduceTranscript } from "./transcript";
 
+/** The longest a trait change waits to reach the kernel while a call is set up. */
+export const SYNC_HOLD_MS = 500;
+
 /** How many events the inspector keeps. */
 export const LOG_SIZE = 500;
 
@@ -251,6 +254,10 @@ export class Session implements SessionHandle {
   private replayTimer: ReturnType<typeof setTimeout> | undefined;
   /** Items this widget replayed into new calls: not new turns of the transcript. */
   private readonly replayedIds = new Set<string>();
+  /** Trait syncs held back while a call is set up (nesting depth), and whether any wait. */
+  private syncHeld = 0;
+  private syncPending = false;
+  private syncTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
     this.model = model;
@@ -290,15 +297,20 @@ export class Session implements SessionHandle {
 
   /** Start a session (Connect button or `{kind: "connect"}`); ignored unless idle/closed/error. */
   async connect(): Promise<void> {
-    if (!this.machine.dispatch({ type: "connect" })) return;
-    this.setTraits({ error: null, backend: "", call_id: "", route: "" });
-    this.transcript = EMPTY_TRANSCRIPT;
-    this.activity = IDLE_ACTIVITY;
-    this.replayedIds.clear();
-    this.continued = null;
-    this.notify("events");
-    this.notify("continuity");
-    await this.openCall();
+    this.holdSync();
+    try {
+      if (!this.machine.dispatch({ type: "connect" })) return;
+      this.setTraits({ error: null, backend: "", call_id: "", route: "" });
+      this.transcript = EMPTY_TRANSCRIPT;
+      this.activity = IDLE_ACTIVITY;
+      this.replayedIds.clear();
+      this.continued = null;
+      this.notify("events");
+      this.notify("continuity");
+      await this.openCall();
+    } finally {
+      this.releaseSync();
+    }
   }
 
   /** Set up a call with the current session config: the first, or one replacing a lost one. */
@@ -307,6 +319,7 @@ export class Session implements SessionHandle {
     const stale = () => attempt !== this.attempt;
     const mode = this.model.get("signaling") ?? "auto";
     this.route = mode === "kernel" ? "kernel" : "server";
+    this.holdSync(); // the traits this sets reach the kernel with the answer
     try {
       if (!this.deps.secureContext()) throw new WidgetFailure(INSECURE_CONTEXT);
       // The route (the extension's status) and the microphone at once: with "auto" every route
@@ -355,6 +368,8 @@ export class Session implements SessionHandle {
       }
     } catch (err) {
       if (!stale()) this.callFailed(describeError(err, this.route));
+    } finally {
+      this.releaseSync();
     }
   }
 
@@ -723,6 +738,7 @@ export class Session implements SessionHandle {
   /** The `initialize` cleanup: close everything and drop every listener. */
   dispose(): void {
     this.clearOrphanTimer();
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
     this.model.off("comm_live_update", this.onCommLost);
     this.model.off("msg:custom", this.onMessage);
     this.model.off("change:muted", this.applyMic);
@@ -1012,7 +1028,7 @@ export class Session implements SessionHandle {
     for (const listener of this.listeners) listener(change);
   }
 
-  /** Write traits that changed, then sync them once. */
+  /** Write traits that changed, then sync them once (or once the sync is released). */
   private setTraits(values: Partial<WidgetModel>): void {
     let changed = false;
     for (const [key, value] of Object.entries(values) as [keyof WidgetModel, unknown][]) {
@@ -1020,8 +1036,38 @@ export class Session implements SessionHandle {
       this.model.set(key, structuredClone(value) as never); // never alias shared constants
       changed = true;
     }
+    if (!changed) return;
+    if (this.syncHeld === 0) {
+      this.saveChanges();
+    } else if (!this.syncPending) {
+      this.syncPending = true; // a slow setup (a permission prompt) is not kept from the kernel
+      this.syncTimer = setTimeout(() => this.flushSync(), SYNC_HOLD_MS);
+    }
+  }
+
+  /** While a call is set up, trait syncs wait: each costs the kernel a round trip on the
+   * Jupyter server the offer goes through (busy, echo, idle; JupyterLab even refetches its
+   * favicon at each), which slowed the offer's POST. The view reads the model at once. */
+  private holdSync(): void {
+    this.syncHeld += 1;
+  }
+
+  private releaseSync(): void {
+    this.syncHeld = Math.max(0, this.syncHeld - 1);
+    if (this.syncHeld === 0) this.flushSync();
+  }
+
+  private flushSync(): void {
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (!this.syncPending) return;
+    this.syncPending = false;
+    this.saveChanges();
+  }
+
+  private saveChanges(): void {
     try {
-      if (changed) this.model.save_changes();
+      this.model.save_changes();
     } catch (err) {
       // The comm is gone (widget closed while we clean up): nothing left to tell the kernel.
       console.debug("rt_notebook: could not sync traits", err);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EventEntry, WidgetModel } from "../generated/protocol";
 import type { PeerOptions } from "../peer";
 import type { SessionDeps } from "../session";
-import { LIVE_CLOSE_MS, Session } from "../session";
+import { LIVE_CLOSE_MS, Session, SYNC_HOLD_MS } from "../session";
 import { ExtensionClient } from "../signaling";
 import { FakeModel, FakePeer, routedFetch, STATUS_LOCAL } from "./fakes";
 
@@ -272,6 +272,65 @@ describe("Session connect path", () => {
     await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
     expect(h.peers).toHaveLength(1); // the same microphone, not a second one
     h.session.disconnect();
+    await done;
+  });
+});
+
+describe("Session trait syncs during a connect", () => {
+  it("reach the kernel once, with the answer, not while the offer is on its way", async () => {
+    let answerCall: (response: Response) => void = () => undefined;
+    const call = new Promise<Response>((resolve) => {
+      answerCall = resolve;
+    });
+    const fetchImpl = (async (url: string) => {
+      if (url.endsWith("status")) return new Response(JSON.stringify(STATUS_LOCAL));
+      return call;
+    }) as unknown as typeof fetch;
+    const h = harness({ signaling: "auto" }, { client: new ExtensionClient("/", fetchImpl) });
+    const before = h.model.saves;
+    const done = h.session.connect();
+    await vi.waitFor(() => expect(h.peers).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the offer is out
+    expect(h.model.attrs.status).toBe("connecting"); // the view sees it at once
+    expect(h.model.saves).toBe(before); // the kernel not yet
+    answerCall(
+      new Response(JSON.stringify({ sdp: "v=0\r\nsrv", call_id: "rtc_s" }), { status: 201 }),
+    );
+    await done;
+    expect(h.model.saves).toBe(before + 1); // status, route, backend and call_id at once
+    expect(h.model.attrs).toMatchObject({
+      status: "connecting",
+      route: "server",
+      call_id: "rtc_s",
+    });
+  });
+
+  it("reach it after SYNC_HOLD_MS when the setup is slow (a permission prompt)", async () => {
+    vi.useFakeTimers();
+    let grant: () => void = () => undefined;
+    const granted = new Promise<void>((resolve) => {
+      grant = resolve;
+    });
+    const h = harness(
+      { signaling: "kernel" },
+      {
+        openPeer: async (options: PeerOptions) => {
+          await granted;
+          const peer = new FakePeer(options);
+          h.peers.push(peer);
+          return peer;
+        },
+      },
+    );
+    const before = h.model.saves;
+    const done = h.session.connect();
+    await vi.advanceTimersByTimeAsync(SYNC_HOLD_MS - 1);
+    expect(h.model.saves).toBe(before);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(h.model.saves).toBe(before + 1); // "connecting" reached the kernel
+    h.session.disconnect();
+    grant();
+    await vi.runAllTimersAsync();
     await done;
   });
 });
