@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rt_notebook.local.engine import SessionEngine, default_session
+from rt_notebook.local.engine import EngineOptions, SessionEngine, default_session
 from rt_notebook.local.g711 import decode as g711_decode
 from rt_notebook.local.g711 import encode as g711_encode
-from rt_notebook.local.responders import Reply, ResponseContext, ScriptedResponder, make_responder
+from rt_notebook.local.responders import Reply, ResponseContext, ScriptedResponder
 from rt_notebook.local.speech import synthesize
-from rt_notebook.local.transcribe import HonestTranscriber
 from rt_notebook.wire.audio import SAMPLE_RATE, resample, to_pcm16
 from tests.local.harness import WsClient, espeak_pcm, running_backend, silence, wait_until
 from tests.protocol import assert_conformant, assert_in_order
@@ -632,12 +631,10 @@ async def test_callable_responder_drives_the_engine_directly(fn: Any) -> None:
     session["audio"]["input"]["turn_detection"] = None
     engine = SessionEngine(
         session=session,
+        options=EngineOptions(scenario=fn, realtime_factor=FAST),
         transport="websocket",
         send=events.append,
-        responder=make_responder(fn),
-        transcriber=HonestTranscriber(),
         call_id="ws_direct",
-        realtime_factor=FAST,
     )
     engine.start()
     sent: list[dict[str, Any]] = []
@@ -892,12 +889,10 @@ async def test_the_session_record_is_bounded_and_keeps_audio_by_its_length() -> 
     events: list[dict[str, Any]] = []
     engine = SessionEngine(
         session=session,
+        options=EngineOptions(scenario=lambda _ctx: "ok", realtime_factor=FAST),
         transport="websocket",
         send=events.append,
-        responder=make_responder(lambda _ctx: "ok"),
-        transcriber=HonestTranscriber(),
         call_id="ws_record",
-        realtime_factor=FAST,
     )
     engine.start()
     chunk = base64.b64encode(bytes(4800)).decode()  # 100 ms of silence

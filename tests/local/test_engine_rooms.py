@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openai.types.realtime import RealtimeClientEvent
 
-from rt_notebook.local.engine import CLIENT_EVENTS, ClientError
+from rt_notebook.local.backend import LocalOptions, LocalRealtime
+from rt_notebook.local.engine import CLIENT_EVENTS, ClientError, EngineOptions
 from rt_notebook.local.engine.audio_formats import InputDecoder, bytes_for_ms
 from rt_notebook.local.engine.audio_in import InputAudio
 from rt_notebook.local.engine.speech_out import Cancellable, stream_text
@@ -92,3 +93,32 @@ def test_g711_input_comes_out_at_24_khz() -> None:
     pcm = b"".join(decoder.decode(silence_8k, "audio/pcmu") for _ in range(5))
     assert abs(len(pcm) - bytes_for_ms(500)) <= bytes_for_ms(20)  # the resampler holds a little
     assert np.abs(np.frombuffer(pcm, "<i2")).max() < 64
+
+
+async def test_the_backend_settings_reach_either_engine_as_one_options_object() -> None:
+    settings = LocalOptions(
+        scenario=["Scripted."],
+        drop_data_channel_after=7,
+        keep_audio=True,
+        realtime_factor=4.0,
+        live_session_seconds=60,
+    )
+    backend = LocalRealtime(settings)
+    realtime = backend.websocket_session(lambda event: None)
+    live = backend.live_websocket_session(lambda event: None, lambda kind: None)
+    expected = EngineOptions(
+        scenario=["Scripted."],
+        transcriber=realtime.transcriber,
+        drop_after_events=7,
+        keep_audio=True,
+        realtime_factor=4.0,
+        live_session_seconds=60,
+    )
+    assert realtime.options == live.options == expected
+    assert realtime.speed == live.speed == 4.0
+    assert realtime.responder is not live.responder  # each session runs its own script
+    assert [e.options.drops_at(n) for e in (realtime, live) for n in (6, 7)] == [False, True] * 2
+    # A WebRTC track plays in real time; a call's own scenario replaces the backend's.
+    call = backend._engine_options("webrtc", ["Per call."])
+    assert (call.realtime_factor, call.scenario) == (1.0, ["Per call."])
+    await backend.close()

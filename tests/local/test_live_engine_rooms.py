@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 
 from rt_notebook.errors import RealtimeError
 from rt_notebook.local.backend import LocalRealtime
+from rt_notebook.local.engine import EngineOptions
 from rt_notebook.local.engine.live import LIVE_CLIENT_EVENTS, LiveEngine
 from rt_notebook.local.engine.live.audio import LiveFormat
 from rt_notebook.local.engine.live.dispatch import NEVER_ON
 from rt_notebook.local.engine.live.usage import LiveUsage
-from rt_notebook.local.responders import make_responder
 from rt_notebook.local.server import LiveWriter
-from rt_notebook.local.transcribe import HonestTranscriber
 from rt_notebook.wire.audio import SAMPLE_RATE, from_pcm16, to_pcm16
 from tests.protocol import LIVE_CLIENT_TYPES, assert_live_server_event
 
@@ -85,12 +84,10 @@ async def _drive(
     sent: list[dict[str, Any]] = []
     engine = LiveEngine(
         session=None,
+        options=EngineOptions(scenario=["Fine."], realtime_factor=50.0),
         transport="websocket",
         send=sent.append,
-        responder=make_responder(["Fine."]),
-        transcriber=HonestTranscriber(),
         call_id="live_fuzz",
-        realtime_factor=50.0,
     )
     engine.handle_event({"type": "session.start", "session": session})
     for event in events:

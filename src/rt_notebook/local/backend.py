@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from ..errors import RealtimeError
 from ..wire.live_config import LiveTransport, validate_live_session
@@ -21,13 +21,10 @@ from ..wire.sideband import InProcessSideband, Sideband
 from ..wire.signaling import CallAnswer, check_depth
 from .engine import SessionEngine, SessionRecord, Transport, default_session, new_id
 from .engine.live import LiveEngine
+from .engine.options import LIVE_SESSION_SECONDS, EngineOptions
 from .model_check import live_model_refusal, model_refusal
-from .playback import Playback
-from .responders import ResponderSpec, make_responder
+from .responders import ResponderSpec
 from .transcribe import Transcriber, make_transcriber
-
-if TYPE_CHECKING:
-    from .rtc import CallEngine
 
 Engine = SessionEngine | LiveEngine
 """A running session of either protocol."""
@@ -80,7 +77,7 @@ class LocalOptions:
     session_seconds: int = 3600
     """How long a Realtime session lasts: its ``expires_at``, after which it ends with a
     ``session_expired`` error (OpenAI's maximum is 60 minutes)."""
-    live_session_seconds: int = 7200
+    live_session_seconds: int = LIVE_SESSION_SECONDS
     """How long a GPT-Live session lasts before ``session.closed`` (reason ``expired``)."""
     max_secrets: int = 1000
     """Unexpired ephemeral keys kept; minting more forgets the oldest."""
@@ -139,12 +136,8 @@ class LocalRealtime:
         self, sdp: str, config: dict[str, Any], *, scenario: ResponderSpec = None
     ) -> CallAnswer:
         """Answer a WebRTC offer for an effective session (e.g. an ephemeral key's)."""
-        return await self._answer(
-            sdp,
-            f"rtc_{secrets.token_hex(16)}",
-            lambda options: SessionEngine(session=config, **options),
-            scenario,
-        )
+        call_id = f"rtc_{secrets.token_hex(16)}"
+        return await self._answer(sdp, call_id, SessionEngine, config, scenario)
 
     async def create_live_call(
         self, sdp: str, session: object, *, scenario: ResponderSpec = None
@@ -154,23 +147,17 @@ class LocalRealtime:
         The session id (``live_…``) is the call id, for the sideband (``/attach``) and hangup.
         """
         config = self.live_session_config(session, "webrtc")
-        return await self._answer(
-            sdp,
-            new_id("live"),
-            lambda options: LiveEngine(
-                session=config, session_seconds=self.options.live_session_seconds, **options
-            ),
-            scenario,
-        )
+        return await self._answer(sdp, new_id("live"), LiveEngine, config, scenario)
 
     async def _answer(
         self,
         sdp: str,
         call_id: str,
-        make_engine: Callable[[dict[str, Any]], CallEngine],
+        engine_class: type[SessionEngine] | type[LiveEngine],
+        config: dict[str, Any],
         scenario: ResponderSpec,
     ) -> CallAnswer:
-        """Start a WebRTC call whose engine ``make_engine`` builds from the engine options."""
+        """Start a WebRTC call running an ``engine_class`` session of ``config``."""
         from .rtc import RtcCall  # aiortc loads only when WebRTC is used
 
         faults = self.options
@@ -183,10 +170,17 @@ class LocalRealtime:
                 str(error.get("code", "fault")),
                 str(error.get("message", "Injected failure.")),
             )
+        options = self._engine_options("webrtc", scenario)
         call = RtcCall(
             call_id,
-            lambda send, playback, fault: make_engine(
-                self._engine_options("webrtc", send, call_id, playback, fault, scenario)
+            lambda send, playback, fault: engine_class(
+                session=config,
+                options=options,
+                transport="webrtc",
+                send=send,
+                call_id=call_id,
+                playback=playback,
+                on_fault=fault,
             ),
             self._ended,
         )
@@ -325,7 +319,11 @@ class LocalRealtime:
         config = session or self.session_config({})
         call_id = new_id("ws")
         engine = SessionEngine(
-            session=config, **self._engine_options("websocket", send, call_id, None, None, None)
+            session=config,
+            options=self._engine_options("websocket"),
+            transport="websocket",
+            send=send,
+            call_id=call_id,
         )
         self.sessions[call_id] = engine
         return engine
@@ -338,37 +336,32 @@ class LocalRealtime:
         ``on_fault`` ends the socket (after ``session.closed``, or as a simulated fault).
         """
         session_id = new_id("live")
-        options = self._engine_options("websocket", send, session_id, None, on_fault, None)
         engine = LiveEngine(
-            session=None, session_seconds=self.options.live_session_seconds, **options
+            session=None,
+            options=self._engine_options("websocket"),
+            transport="websocket",
+            send=send,
+            call_id=session_id,
+            on_fault=on_fault,
         )
         self.sessions[session_id] = engine
         return engine
 
     def _engine_options(
-        self,
-        transport: Transport,
-        send: Callable[[dict[str, Any]], None],
-        call_id: str,
-        playback: Playback | None,
-        on_fault: Callable[[str], None] | None,
-        scenario: ResponderSpec,
-    ) -> dict[str, Any]:
-        """What either protocol's engine takes besides its session."""
-        return {
-            "transport": transport,
-            "send": send,
-            "call_id": call_id,
-            "responder": make_responder(
-                scenario if scenario is not None else self.options.scenario
-            ),
-            "transcriber": self._transcriber,
-            "playback": playback,
-            "on_fault": on_fault,
-            "drop_after_events": self.options.drop_data_channel_after,
-            "keep_audio": self.options.keep_audio,
-            "realtime_factor": self.options.realtime_factor if transport == "websocket" else 1.0,
-        }
+        self, transport: Transport, scenario: ResponderSpec = None
+    ) -> EngineOptions:
+        """What a new session of either protocol takes from the settings as they are now;
+        ``scenario`` replaces the backend's for this session. Only WebSocket sessions go
+        faster than real time (a WebRTC track plays at its own pace)."""
+        options = self.options
+        return EngineOptions(
+            scenario=scenario if scenario is not None else options.scenario,
+            transcriber=self._transcriber,
+            drop_after_events=options.drop_data_channel_after,
+            keep_audio=options.keep_audio,
+            realtime_factor=options.realtime_factor if transport == "websocket" else 1.0,
+            live_session_seconds=options.live_session_seconds,
+        )
 
     def _release_memory(self) -> None:
         self._release = None

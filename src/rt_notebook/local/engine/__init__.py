@@ -15,6 +15,7 @@ from .defaults import DEFAULT_INSTRUCTIONS, default_session
 from .dispatch import REALTIME
 from .errors import ClientError
 from .ids import new_id
+from .options import EngineOptions
 
 CLIENT_EVENTS = tuple(REALTIME)
 """The client event types the Realtime engine accepts."""
@@ -23,6 +24,7 @@ __all__ = [
     "CLIENT_EVENTS",
     "DEFAULT_INSTRUCTIONS",
     "ClientError",
+    "EngineOptions",
     "SessionEngine",
     "SessionRecord",
     "Transport",

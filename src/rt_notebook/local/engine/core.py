@@ -27,8 +27,7 @@ import numpy as np
 
 from ...wire.audio import duration_ms, from_pcm16
 from ..playback import Playback
-from ..responders import Responder
-from ..transcribe import Transcriber
+from ..responders import make_responder
 from .audio_formats import InputDecoder, encode
 from .audio_in import InputAudio
 from .audio_out import OutputAudio
@@ -36,6 +35,7 @@ from .conversation import Conversation
 from .dispatch import REALTIME, Handler
 from .errors import ClientError, read_event
 from .ids import new_id
+from .options import EngineOptions
 from .responses import Responses
 from .turns import UserTurns
 
@@ -129,34 +129,29 @@ class SessionEngine:
         self,
         *,
         session: dict[str, Any],
+        options: EngineOptions,
         transport: Transport,
         send: Callable[[dict[str, Any]], None],
-        responder: Responder,
-        transcriber: Transcriber,
         call_id: str,
         playback: Playback | None = None,
         on_fault: Callable[[str], None] | None = None,
-        drop_after_events: int | None = None,
-        keep_audio: bool = False,
-        realtime_factor: float = 1.0,
     ) -> None:
         self.session = session
+        self.options = options
         self.transport = transport
         self.record = SessionRecord(call_id=call_id, transport=transport)
         self.conversation_id = new_id("conv")
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         """Extra receivers of every server event (sideband connections)."""
-        self.responder = responder
-        self.transcriber = transcriber
+        self.responder = make_responder(options.scenario)
+        self.transcriber = options.transcriber
         self.on_fault = on_fault or (lambda kind: None)
         """Simulate a transport fault (``drop_data_channel``, ``close_peer``)."""
-        self.speed = max(realtime_factor, 0.01)
+        self.speed = options.speed
         """How much faster than real time replies are paced."""
         self.voice_locked = False
         """True once the assistant has produced audio: the voice can no longer change."""
         self._send = send
-        self._drop_after = drop_after_events
-        self._keep_audio = keep_audio
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._expiry: asyncio.TimerHandle | None = None
@@ -234,7 +229,7 @@ class SessionEngine:
         """Input audio (PCM16, 24 kHz, mono) from the WebRTC track or WebSocket appends."""
         if self._closed or not pcm16:
             return
-        self.record.note_audio(from_pcm16(pcm16), keep=self._keep_audio)
+        self.record.note_audio(from_pcm16(pcm16), keep=self.options.keep_audio)
         self.turns.feed(pcm16)
 
     # ---- outbound --------------------------------------------------------------------
@@ -250,7 +245,7 @@ class SessionEngine:
                 deliver(event)
             except Exception:  # a receiver went away; the session goes on
                 log.debug("local backend: could not deliver %s", kind, exc_info=True)
-        if self._drop_after is not None and self.record.server_count == self._drop_after:
+        if self.options.drops_at(self.record.server_count):
             self.on_fault("drop_data_channel")
 
     def _error(

@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 from ....wire.audio import from_pcm16
 from ...playback import Playback
-from ...responders import Responder
-from ...transcribe import Transcriber
+from ...responders import make_responder
 from ..audio_formats import bytes_for_ms
 from ..audio_in import InputAudio
 from ..conversation import message_item
@@ -30,6 +29,7 @@ from ..core import SessionRecord, Transport
 from ..defaults import DEFAULT_INSTRUCTIONS
 from ..errors import ClientError, read_event
 from ..ids import new_id
+from ..options import EngineOptions
 from .audio import PCM24, LiveFormat, b64encode
 from .delegation import Delegations
 from .dispatch import LIVE, NEVER_ON, Handler
@@ -42,10 +42,6 @@ log = logging.getLogger(__name__)
 
 Source = Literal["websocket", "data_channel", "sideband"]
 """Where a client event came from: a primary WebSocket, a WebRTC data channel, a sideband."""
-
-SESSION_SECONDS = 7200
-"""How long a session lasts before it expires (``expires_at``, then ``session.closed`` with
-reason ``expired``)."""
 
 _ALWAYS_DELIVERED = {"session.started", "error", "info"}
 _REFLECT_MS = 100  # the sideband hears the caller in chunks of this length
@@ -61,41 +57,34 @@ class LiveEngine:
         self,
         *,
         session: dict[str, Any] | None,
+        options: EngineOptions,
         transport: Transport,
         send: Callable[[dict[str, Any]], None],
-        responder: Responder,
-        transcriber: Transcriber,
         call_id: str,
         playback: Playback | None = None,
         on_fault: Callable[[str], None] | None = None,
-        drop_after_events: int | None = None,
-        keep_audio: bool = False,
-        realtime_factor: float = 1.0,
-        session_seconds: int = SESSION_SECONDS,
     ) -> None:
         self.session = session
         """The validated startup config (``None`` until a WebSocket's ``session.start``)."""
+        self.options = options
         self.transport = transport
         self.primary: Source = "data_channel" if transport == "webrtc" else "websocket"
         self.record = SessionRecord(call_id=call_id, transport=transport)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         """Sideband connections: every server event, plus what only a sideband hears."""
-        self.responder = responder
-        self.transcriber = transcriber
+        self.responder = make_responder(options.scenario)
+        self.transcriber = options.transcriber
         self.on_fault = on_fault or (lambda kind: None)
         """Act out a transport fault (``drop_data_channel``, ``close_peer``); ``close`` ends
         the transport after ``session.closed``."""
-        self.speed = max(realtime_factor, 0.01)
+        self.speed = options.speed
         self.started = False
         self.muted = False
         self.history: list[dict[str, Any]] = []
         """What was said and done, as GA items, for the responder."""
-        self.expires_at = int(time.time()) + session_seconds
-        self._lifetime = session_seconds
+        self.expires_at = int(time.time()) + options.live_session_seconds
         self.format = LiveFormat(None)
         self._send = send
-        self._drop_after = drop_after_events
-        self._keep_audio = keep_audio
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._closing = False
@@ -161,7 +150,7 @@ class LiveEngine:
         self.on_fault("close")
 
     async def _expire(self) -> None:
-        await asyncio.sleep(max(0.0, self._lifetime))
+        await asyncio.sleep(max(0.0, self.options.live_session_seconds))
         await self.close_session(None, reason="expired")
 
     async def _drain(self) -> None:
@@ -233,7 +222,7 @@ class LiveEngine:
         """The caller's audio (PCM16 24 kHz): from the track or ``session.input_audio.append``."""
         if self._closed or not self.started or not pcm16:
             return
-        self.record.note_audio(from_pcm16(pcm16), keep=self._keep_audio)
+        self.record.note_audio(from_pcm16(pcm16), keep=self.options.keep_audio)
         self._reflect_input(pcm16)
         if self.muted or self.output.fixture:
             pcm16 = bytes(len(pcm16))  # the model hears silence
@@ -254,7 +243,7 @@ class LiveEngine:
             self._deliver(self._send, event)
         for listener in list(self.listeners):
             self._deliver(listener, event)
-        if self._drop_after is not None and self.record.server_count == self._drop_after:
+        if self.options.drops_at(self.record.server_count):
             self.on_fault("drop_data_channel")
 
     def emit_sideband(self, kind: str, /, **fields: Any) -> None:
