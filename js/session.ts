@@ -23,6 +23,7 @@ import type {
   WidgetMessage,
   WidgetModel,
 } from "./generated/protocol";
+import { withLiveHistory } from "./live_history";
 import type { ClientEvent } from "./messages";
 import { parseKernelMessage, withDataUrl } from "./messages";
 import type { Levels, PeerLike, PeerOptions } from "./peer";
@@ -352,10 +353,12 @@ export class Session implements SessionHandle {
       this.awaitingStart = this.model.get("protocol") === "live";
       if (!this.awaitingStart) this.flushOutbox(peer);
       const local = this.model.get("local_options");
+      const config = this.model.get("session_config") ?? {};
       const answer = await negotiate(
         peer,
         exchange,
-        this.model.get("session_config") ?? {},
+        // a GPT-Live call replacing a lost one starts with the conversation so far
+        this.awaitingStart && this.reconnecting ? withLiveHistory(config, this.transcript) : config,
         local?.scenario ? local : undefined,
       );
       if (stale()) return;

@@ -142,3 +142,41 @@ def test_a_live_call_in_the_widget(live_lab: NotebookPage) -> None:
     assert closed[0]["reason"] == "close_requested"
     assert page.query("s.cost()['seconds']") == closed[0]["usage"]["seconds"]
     assert assert_live_conformant(server, client, channel="data_channel") > 20
+
+
+def test_a_lost_live_call_is_replaced_by_one_that_starts_with_the_conversation(
+    live_lab: NotebookPage,
+) -> None:
+    """GPT-Live keeps nothing across calls: the new session's startup ``input`` carries the
+    user and assistant turns so far (the local backend starts its history from it)."""
+    page = live_lab
+    scenario = [{"say": "Noted."}, {"say": "Lost.", "fault": "drop_data_channel"}]
+    page.run(f"s.widget.local_options = {{'scenario': {scenario!r}}}")
+    try:
+        since = page.events.mark()
+        page.widget("connect").click()
+        page.wait_status("connected")
+        first = page.events.wait("session.started", since=since)[0]["event"]["session"]
+        assert "input" not in first
+        page.run('s.send_text("Remember the number 42.")')
+        wait_for(lambda: "Noted." in said(page, since), timeout=30, what="the first reply")
+        mark = page.events.mark()
+        page.run('s.send_text("Are you there?")')
+        back = page.events.wait("rt_notebook.reconnected", since=mark, timeout=30)[0]["event"]
+        page.wait_status("connected")
+        started = page.events.wait("session.started", since=mark)[0]["event"]["session"]
+        assert started["id"] == back["call_id"] != first["id"]
+        history = [(i["role"], i["content"][0]["text"]) for i in started["input"]]
+        assert history[:3] == [
+            ("user", "Remember the number 42."),
+            ("assistant", "Noted."),
+            ("user", "Are you there?"),
+        ]
+        # the Python session goes on as one: both calls' turns, once each
+        turns = page.query("[(t.role, t.text) for t in s.transcript]")
+        assert turns.count(["user", "Remember the number 42."]) == 1
+        print(f"live reconnect: new call {started['id']} started with {len(history)} items")
+    finally:
+        page.run("s.widget.local_options = {}")
+        page.widget("disconnect").click()
+        page.wait_status("closed")
