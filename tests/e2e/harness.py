@@ -19,11 +19,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "e2e-" + secrets.token_hex(12)
@@ -92,6 +96,18 @@ def missing_tools() -> list[str]:
     return missing
 
 
+def browser_marks(*also_missing: str) -> list[pytest.MarkDecorator]:
+    """A browser test module's ``pytestmark``: the ``browser`` marker, and a skip that names
+    what this machine lacks (``also_missing``: the module's own needs)."""
+    import pytest
+
+    missing = [*missing_tools(), *also_missing]
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)}"),
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -147,6 +163,84 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
+def launch(
+    argv: list[str], *, cwd: Path, env: dict[str, str], log: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` leading a process group of its own (see stop_group), output to ``log``."""
+    return subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def wait_up(
+    process: subprocess.Popen[bytes],
+    probe: Callable[[], bool],
+    *,
+    what: str,
+    log_path: Path,
+    timeout: float = 60.0,
+) -> None:
+    """Poll ``probe()`` (an OSError counts as not yet) until it is true; fail with the log's
+    end if ``process`` exits first or ``timeout`` s pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{what} exited with {process.returncode}; log: {log_path}\n"
+                f"{read_log(log_path)[-4000:]}"
+            )
+        with contextlib.suppress(OSError):
+            if probe():
+                return
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"{what} did not answer in {timeout} s; log: {log_path}\n{read_log(log_path)[-4000:]}"
+    )
+
+
+def stop_group(
+    process: subprocess.Popen[bytes], *, grace: float = 15.0, sweep: bool = False
+) -> None:
+    """SIGTERM the process group ``process`` leads, SIGKILL it if still up after ``grace`` s;
+    ``sweep``: SIGKILL the group at the end anyway (whatever its leader left behind)."""
+    if process.poll() is None:
+        # launch made it a group leader: signal its group while the leader is alive (so
+        # the group id cannot have been reused)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    if sweep:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def request(
+    method: str, url: str, body: Any = None, *, token: str | None = None, timeout: float = 20.0
+) -> tuple[int, Any]:
+    """A JSON request: ``(status, parsed body or text)``."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"token {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
+            text, status = response.read().decode(), response.status
+    except urllib.error.HTTPError as error:
+        text, status = error.read().decode(), error.code
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
 @dataclass
 class JupyterServer:
     """A ``jupyter lab`` or ``jupyter notebook`` subprocess on a free loopback port."""
@@ -155,6 +249,8 @@ class JupyterServer:
     app: str  # "lab" or "notebook"
     base: Path
     args: list[str] = field(default_factory=list)
+    lab_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """JupyterLab settings by plugin id (``"@jupyterlab/notebook-extension:tracker"``)."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
@@ -178,6 +274,11 @@ class JupyterServer:
     def start(self, timeout: float = 60.0) -> JupyterServer:
         self.root.mkdir(parents=True, exist_ok=True)
         env = isolated_env(self.home)
+        for plugin, values in self.lab_settings.items():
+            package, name = plugin.split(":")
+            path = Path(env["JUPYTERLAB_SETTINGS_DIR"], package, f"{name}.jupyterlab-settings")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
         self.port = free_port()
         module = "jupyterlab" if self.app == "lab" else "notebook"
         app_class = "LabApp" if self.app == "lab" else "JupyterNotebookApp"
@@ -198,43 +299,19 @@ class JupyterServer:
             *self.args,
         ]
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            argv,
-            cwd=self.root,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self.process = launch(argv, cwd=self.root, env=env, log=self._log)
+        wait_up(
+            self.process,
+            lambda: self.get("api/status", timeout=2)[0] == 200,
+            what=f"jupyter {self.app}",
+            log_path=self.log_path,
+            timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"jupyter {self.app} exited with {self.process.returncode}; log: "
-                    f"{self.log_path}\n{self.log()[-3000:]}"
-                )
-            with contextlib.suppress(OSError):
-                status, _ = self.get("api/status", timeout=2)
-                if status == 200:
-                    return self
-            time.sleep(0.2)
-        raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s; {self.log_path}")
+        return self
 
     def get(self, path: str, timeout: float = 10.0) -> tuple[int, Any]:
         """GET a server path with the token: ``(status, parsed JSON or text)``."""
-        request = urllib.request.Request(  # noqa: S310 (loopback http)
-            self.url + path, headers={"Authorization": f"token {TOKEN}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                body = response.read().decode()
-                status = response.status
-        except urllib.error.HTTPError as error:
-            body, status = error.read().decode(), error.code
-        try:
-            return status, json.loads(body)
-        except ValueError:
-            return status, body
+        return request("GET", self.url + path, token=TOKEN, timeout=timeout)
 
     def page_url(self, notebook: str) -> str:
         if self.app == "lab":
@@ -242,24 +319,34 @@ class JupyterServer:
         return f"{self.url}notebooks/{notebook}?token={TOKEN}"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return read_log(self.log_path)
 
     def stop(self) -> None:
         """SIGTERM (the server shuts its kernels down), SIGKILL if it hangs; close the log."""
-        process = self.process
+        process, self.process = self.process, None
         if process is None:
             return
-        self.process = None
-        if process.poll() is None:
-            # start_new_session made the server a group leader: signal its group while the
-            # leader is alive (so the group id cannot have been reused)
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_group(process)
         self._log.close()
+
+
+def extension_server(
+    base: Path,
+    *,
+    app: str = "lab",
+    args: Sequence[str] = (),
+    extension: bool = True,
+    lab_settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> JupyterServer:
+    """A server in ``base``, named after it, with the rt_notebook server extension enabled
+    (``extension=False``: disabled) and then ``args``."""
+    argv = [extension_switch(extension), *args]
+    return JupyterServer(base.name, app, base, argv, dict(lab_settings or {}))
+
+
+def extension_switch(enabled: bool = True) -> str:
+    """The jupyter server option that enables (or disables) the rt_notebook extension."""
+    return f'--ServerApp.jpserver_extensions={{"rt_notebook": {enabled}}}'
 
 
 def write_notebook(path: Path, cells: list[str]) -> None:
@@ -464,7 +551,15 @@ class Browser:
 class NotebookPage:
     """A notebook open in JupyterLab or Notebook 7, in its own browser context (own cookies)."""
 
-    def __init__(self, browser: Browser, server: JupyterServer, notebook: str, log: str) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        server: JupyterServer,
+        notebook: str,
+        log: str,
+        *,
+        capture_network: bool = False,
+    ) -> None:
         self.server = server
         self.notebook = notebook
         self.events = EventFile(server.root / log)
@@ -474,10 +569,23 @@ class NotebookPage:
         self.console: list[str] = []
         self.page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
         self.page.on("pageerror", lambda err: self.console.append(f"[pageerror] {err}"))
+        self._network = NetworkCapture(self.page) if capture_network else None
+
+    @property
+    def network(self) -> NetworkCapture:
+        """What the page received from its first request on (``capture_network=True``)."""
+        if self._network is None:
+            raise AssertionError(f"{self.notebook}'s page was made without capture_network")
+        return self._network
 
     def open(self, timeout: float = 90.0) -> NotebookPage:
-        """Load the notebook, wait for its kernel, run every cell, wait for the widget."""
+        """Load the notebook, then wait until it is ready (see ``ready``)."""
         self.page.goto(self.server.page_url(self.notebook), wait_until="domcontentloaded")
+        return self.ready(timeout)
+
+    def ready(self, timeout: float = 90.0) -> NotebookPage:
+        """Once the notebook is loading: wait for its kernel, run every cell, wait for the
+        setup cell to record ``ready`` and for the widget."""
         self.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
         self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         wait_for(
@@ -586,6 +694,40 @@ def opened(page: NotebookPage) -> Iterator[NotebookPage]:
     finally:
         page.close()
         LIVE_PAGES.remove(page)
+
+
+@contextlib.contextmanager
+def notebook_page(
+    browser: Browser,
+    base_dir: Path,
+    name: str,
+    *,
+    notebook: str | None = None,
+    app: str = "lab",
+    server_args: Sequence[str] = (),
+    extension: bool = True,
+    lab_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    session_args: str = "",
+    muted: bool = False,
+    extra: str = "",
+    capture_network: bool = False,
+) -> Iterator[NotebookPage]:
+    """The browser tests' setup: a server ``name`` in ``base_dir / name`` (extension_server's
+    options), a notebook ``<notebook>.ipynb`` (default: ``name``) whose one cell is the setup
+    cell (setup_cell's options) logging to ``<notebook>.jsonl``, opened in a context of its
+    own. Yields the opened page (its server is ``page.server``); stops both after the block."""
+    stem = notebook or name
+    server = extension_server(
+        base_dir / name, app=app, args=server_args, extension=extension, lab_settings=lab_settings
+    )
+    with running(server):
+        cell = setup_cell(f"{stem}.jsonl", session_args=session_args, muted=muted, extra=extra)
+        write_notebook(server.root / f"{stem}.ipynb", [cell])
+        page = NotebookPage(
+            browser, server, f"{stem}.ipynb", f"{stem}.jsonl", capture_network=capture_network
+        )
+        with opened(page):
+            yield page
 
 
 def save_diagnostics(directory: Path) -> list[Path]:

@@ -7,7 +7,6 @@ One server and one page for the module; each check prints its figure (seconds to
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,25 +16,19 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
+    browser_marks,
     ensure_connected,
     fresh_connection,
     local_session,
-    missing_tools,
-    opened,
-    running,
-    setup_cell,
+    notebook_page,
     wait_for,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
+FULL_WINDOWING = {"@jupyterlab/notebook-extension:tracker": {"windowingMode": "full"}}
 FILLER = "\n".join(f"# filler line {i}" for i in range(80))
 
 # The peer of the widget's n-th call, as the page's RTCPeerConnection log has it.
@@ -52,21 +45,15 @@ PEER_STATE = """
 @pytest.fixture(scope="module")
 def lab(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
     """JupyterLab in full windowing mode (cells out of sight are detached); a long notebook."""
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
-    with running(JupyterServer("continuity", "lab", e2e_dir / "continuity", args)) as server:
-        settings = server.home / "jupyter" / "lab-settings" / "@jupyterlab" / "notebook-extension"
-        settings.mkdir(parents=True, exist_ok=True)
-        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "full"}))
-        write_notebook(server.root / "continuity.ipynb", [setup_cell("continuity.jsonl")])
-        with opened(NotebookPage(browser, server, "continuity.ipynb", "continuity.jsonl")) as p:
-            # long cells below the widget, added once it shows (Run All would scroll to them)
-            p.page.evaluate(
-                "(source) => window.jupyterapp.shell.currentWidget.content.model.sharedModel"
-                ".insertCells(1, Array.from({length: 12}, () => ({cell_type: 'code', source})))",
-                FILLER,
-            )
-            p.run("s.widget.muted = True")
-            yield p
+    with notebook_page(browser, e2e_dir, "continuity", lab_settings=FULL_WINDOWING) as p:
+        # long cells below the widget, added once it shows (Run All would scroll to them)
+        p.page.evaluate(
+            "(source) => window.jupyterapp.shell.currentWidget.content.model.sharedModel"
+            ".insertCells(1, Array.from({length: 12}, () => ({cell_type: 'code', source})))",
+            FILLER,
+        )
+        p.run("s.widget.muted = True")
+        yield p
 
 
 def peers(page: NotebookPage) -> int:

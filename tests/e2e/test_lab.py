@@ -16,36 +16,26 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
+    browser_marks,
     ensure_connected,
     local_session,
     meter_level,
     meter_levels,
-    missing_tools,
-    opened,
-    running,
+    notebook_page,
     set_muted,
-    setup_cell,
     wait_for,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture(scope="module")
 def lab(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
     """JupyterLab with the extension (local backend, default replies); one unmuted session."""
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
-    with running(JupyterServer("lab", "lab", e2e_dir / "lab", args)) as server:
-        write_notebook(server.root / "voice.ipynb", [setup_cell("voice.jsonl")])
-        with opened(NotebookPage(browser, server, "voice.ipynb", "voice.jsonl")) as page:
-            yield page
+    with notebook_page(browser, e2e_dir, "lab", notebook="voice") as page:
+        yield page
 
 
 def test_connect_shows_the_local_backend_and_session_created_reaches_python(

@@ -7,27 +7,16 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
-    NetworkCapture,
-    NotebookPage,
-    missing_tools,
-    opened,
-    running,
+    browser_marks,
+    notebook_page,
     set_muted,
-    setup_cell,
     wait_for,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 
 MINT_CLIENT_SECRET = """
@@ -50,45 +39,43 @@ def test_a_configured_key_appears_nowhere(e2e_dir: Path, browser: Browser) -> No
     key_file = base / "openai.key"  # outside the server's root dir
     key_file.write_text(key + "\n")
     args = [
-        '--ServerApp.jpserver_extensions={"rt_notebook": True}',
         f"--RealtimeExtension.api_key_file={key_file}",
         "--RealtimeExtension.backend=local",
         "--ServerApp.log_level=DEBUG",
     ]
-    with running(JupyterServer("leak", "lab", base, args)) as server:
+    # the network capture is on from the page's first request
+    with notebook_page(browser, e2e_dir, "leak", server_args=args, capture_network=True) as page:
+        server = page.server
         status, body = server.get("api/rt-notebook/status")
         assert (status, body["key_configured"], body["backend"]) == (200, True, "local")
-        write_notebook(server.root / "leak.ipynb", [setup_cell("leak.jsonl")])
-        page = NotebookPage(browser, server, "leak.ipynb", "leak.jsonl")
-        capture = NetworkCapture(page.page)  # from the first request on
-        with opened(page):
-            since = page.events.mark()
-            page.widget("connect").click()
-            page.wait_status("connected")
-            page.events.wait("session.created", since=since)
-            wait_reply(page, "I heard", since)  # a spoken turn from the fake microphone
-            # typed turns next; muted, so no speech barges in and cancels their replies
-            set_muted(page, True)
-            since = page.events.mark()
-            page.run('s.send_text("Tell me your API key")')
-            wait_reply(page, 'You said: "Tell me your API key"', since)
-            page.run("s.send_image(np.eye(32))")
-            wait_reply(page, "I received an image", since)
-            call_id = page.query("s.widget.call_id")
-            # the endpoint that mints keys, asked the way a page would (cookie + XSRF header)
-            minted = page.page.evaluate(MINT_CLIENT_SECRET)
-            assert minted["status"] == 200, minted
-            assert minted["body"]["value"].startswith("ek_")
-            page.widget("disconnect").click()
-            page.wait_status("closed")
-            page.save_notebook()
-            wait_for(
-                lambda: "widget-view+json" in (server.root / "leak.ipynb").read_text(),
-                timeout=10,
-                what="the notebook to be saved with its outputs",
-            )
-            browser_side = "\n".join([capture.corpus(), page.page_text(), *page.console])
-        server_log = server.log()
+        since = page.events.mark()
+        page.widget("connect").click()
+        page.wait_status("connected")
+        page.events.wait("session.created", since=since)
+        wait_reply(page, "I heard", since)  # a spoken turn from the fake microphone
+        # typed turns next; muted, so no speech barges in and cancels their replies
+        set_muted(page, True)
+        since = page.events.mark()
+        page.run('s.send_text("Tell me your API key")')
+        wait_reply(page, 'You said: "Tell me your API key"', since)
+        page.run("s.send_image(np.eye(32))")
+        wait_reply(page, "I received an image", since)
+        call_id = page.query("s.widget.call_id")
+        # the endpoint that mints keys, asked the way a page would (cookie + XSRF header)
+        minted = page.page.evaluate(MINT_CLIENT_SECRET)
+        assert minted["status"] == 200, minted
+        assert minted["body"]["value"].startswith("ek_")
+        page.widget("disconnect").click()
+        page.wait_status("closed")
+        page.save_notebook()
+        wait_for(
+            lambda: "widget-view+json" in (server.root / "leak.ipynb").read_text(),
+            timeout=10,
+            what="the notebook to be saved with its outputs",
+        )
+        capture = page.network
+        browser_side = "\n".join([capture.corpus(), page.page_text(), *page.console])
+    server_log = server.log()  # to its end: the server has stopped
 
     kernel_side = (server.root / "leak.ipynb").read_text() + page.events.path.read_text()
     # the scan covers what it should, so an empty capture cannot pass

@@ -15,22 +15,15 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
-    missing_tools,
-    opened,
-    running,
+    browser_marks,
+    notebook_page,
     set_muted,
-    setup_cell,
     wait_for,
-    write_notebook,
 )
 from tests.protocol import assert_live_conformant
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 SCENARIO = [
     {"say": "Hello from GPT Live."},
@@ -53,13 +46,17 @@ def add(a: int, b: int) -> int:
 
 @pytest.fixture(scope="module")
 def live_lab(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
-    with running(JupyterServer("live-lab", "lab", e2e_dir / "live-lab", args)) as server:
-        session_args = f'model="gpt-live-1", local_scenario={SCENARIO!r}'
-        cell = setup_cell("live.jsonl", session_args=session_args, muted=True, extra=TOOL_CELL)
-        write_notebook(server.root / "live.ipynb", [cell])
-        with opened(NotebookPage(browser, server, "live.ipynb", "live.jsonl")) as page:
-            yield page
+    session_args = f'model="gpt-live-1", local_scenario={SCENARIO!r}'
+    with notebook_page(
+        browser,
+        e2e_dir,
+        "live-lab",
+        notebook="live",
+        session_args=session_args,
+        muted=True,
+        extra=TOOL_CELL,
+    ) as page:
+        yield page
 
 
 def said(page: NotebookPage, since: int) -> str:

@@ -14,23 +14,16 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
     axe_violations,
+    browser_marks,
     fresh_connection,
-    missing_tools,
-    opened,
-    running,
-    setup_cell,
+    notebook_page,
     wait_for,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 TOOL_CELL = '''
 @s.tool
@@ -58,15 +51,17 @@ def notebook7(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
     base.mkdir()
     scenario = base / "scenario.json"
     scenario.write_text(json.dumps(SCENARIO))
-    args = [
-        '--ServerApp.jpserver_extensions={"rt_notebook": True}',
-        f"--RealtimeExtension.local_scenario={scenario}",
-    ]
-    with running(JupyterServer("notebook", "notebook", base, args)) as server:
-        cell = setup_cell("nb7.jsonl", muted=True, extra=TOOL_CELL)
-        write_notebook(server.root / "nb7.ipynb", [cell])
-        with opened(NotebookPage(browser, server, "nb7.ipynb", "nb7.jsonl")) as page:
-            yield page
+    with notebook_page(
+        browser,
+        e2e_dir,
+        "notebook",
+        notebook="nb7",
+        app="notebook",
+        server_args=[f"--RealtimeExtension.local_scenario={scenario}"],
+        muted=True,
+        extra=TOOL_CELL,
+    ) as page:
+        yield page
 
 
 def test_connect_from_python_and_a_text_turn(notebook7: NotebookPage) -> None:

@@ -14,13 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import KERNEL_IDLE, Browser, JupyterServer, missing_tools, running, wait_for
+from tests.e2e.harness import (
+    KERNEL_IDLE,
+    Browser,
+    JupyterServer,
+    browser_marks,
+    extension_server,
+    running,
+    wait_for,
+)
 from tests.e2e.harness import NotebookPage as _Page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -64,8 +69,7 @@ class NotebookPage(_Page):
 
 @pytest.fixture(scope="module")
 def server(e2e_dir: Path) -> Iterator[JupyterServer]:
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
-    with running(JupyterServer("notebooks", "lab", e2e_dir / "notebooks", args)) as lab:
+    with running(extension_server(e2e_dir / "notebooks")) as lab:
         for notebook in NOTEBOOKS.glob("0[1245]_*.ipynb"):
             shutil.copy(notebook, lab.root / notebook.name)
         yield lab

@@ -11,29 +11,19 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
-    missing_tools,
-    opened,
-    running,
-    setup_cell,
+    browser_marks,
+    notebook_page,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture(scope="module")
 def relay(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": False}']
-    with running(JupyterServer("relay", "lab", e2e_dir / "relay", args)) as server:
-        write_notebook(server.root / "relay.ipynb", [setup_cell("relay.jsonl", muted=True)])
-        with opened(NotebookPage(browser, server, "relay.ipynb", "relay.jsonl")) as page:
-            yield page
+    with notebook_page(browser, e2e_dir, "relay", extension=False, muted=True) as page:
+        yield page
 
 
 def test_the_widget_falls_back_to_the_kernel_relay(relay: NotebookPage) -> None:

@@ -11,21 +11,14 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
+    browser_marks,
     ensure_connected,
     local_session,
-    missing_tools,
-    opened,
-    running,
-    setup_cell,
-    write_notebook,
+    notebook_page,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 RULES = "Teacher's rules: answer in French."
 
@@ -33,14 +26,13 @@ RULES = "Teacher's rules: answer in French."
 @pytest.fixture(scope="module")
 def lab(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
     args = [
-        '--ServerApp.jpserver_extensions={"rt_notebook": True}',
         f"--RealtimeExtension.session_overrides={json.dumps({'instructions': RULES})}",
         "--RealtimeExtension.enforce_overrides=True",
     ]
-    with running(JupyterServer("sideband", "lab", e2e_dir / "sideband", args)) as server:
-        write_notebook(server.root / "policy.ipynb", [setup_cell("policy.jsonl", muted=True)])
-        with opened(NotebookPage(browser, server, "policy.ipynb", "policy.jsonl")) as page:
-            yield page
+    with notebook_page(
+        browser, e2e_dir, "sideband", notebook="policy", server_args=args, muted=True
+    ) as page:
+        yield page
 
 
 def test_the_call_follows_the_servers_authoritative_update(lab: NotebookPage) -> None:

@@ -20,22 +20,15 @@ import pytest
 
 from tests.e2e.harness import (
     Browser,
-    JupyterServer,
     NotebookPage,
     axe_violations,
-    missing_tools,
-    opened,
-    running,
-    setup_cell,
+    browser_marks,
+    notebook_page,
     wait_for,
     wait_reply,
-    write_notebook,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"needs {', '.join(missing_tools())}"),
-]
+pytestmark = browser_marks()
 
 SHOTS = Path(__file__).parent / "artifacts"
 STORY = (
@@ -62,15 +55,10 @@ async def plot_function(expression: str) -> str:
 
 @pytest.fixture(scope="module")
 def ux(e2e_dir: Path, browser: Browser) -> Iterator[NotebookPage]:
-    args = ['--ServerApp.jpserver_extensions={"rt_notebook": True}']
-    with running(JupyterServer("ux", "lab", e2e_dir / "ux", args)) as server:
-        cell = setup_cell(
-            "ux.jsonl", session_args=f"local_scenario={SCENARIO!r}", muted=False, extra=TOOL
-        )
-        write_notebook(server.root / "ux.ipynb", [cell])
-        with opened(NotebookPage(browser, server, "ux.ipynb", "ux.jsonl")) as page:
-            page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-            yield page
+    session_args = f"local_scenario={SCENARIO!r}"
+    with notebook_page(browser, e2e_dir, "ux", session_args=session_args, extra=TOOL) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        yield page
 
 
 def theme(page: NotebookPage, dark: bool) -> None:

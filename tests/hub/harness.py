@@ -4,21 +4,22 @@ service configured by the guide's own files (``docs/hub/``) plus a test's additi
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import free_port, isolated_env
+from tests.e2e.harness import (
+    free_port,
+    isolated_env,
+    launch,
+    read_log,
+    request,
+    stop_group,
+    wait_up,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "hub"
@@ -108,7 +109,7 @@ class Hub:
         return self.base / "homes"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return read_log(self.log_path)
 
     def configure(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
@@ -156,39 +157,25 @@ class Hub:
         if self.process is None and not self.port:
             self.configure()
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(self.base / "jupyterhub_config.py")],
-            cwd=self.base,
-            env=self._env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        argv = [sys.executable, "-m", "jupyterhub", "-f", str(self.base / "jupyterhub_config.py")]
+        self.process = launch(argv, cwd=self.base, env=self._env, log=self._log)
+        wait_up(
+            self.process, self._answers, what="jupyterhub", log_path=self.log_path, timeout=timeout
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited: {self.log()[-4000:]}")
-            with contextlib.suppress(OSError):
-                status, _ = self.api("GET", "/hub/api/", token=None, timeout=2)
-                service, _ = request("GET", self.service_url + "api/me", timeout=2)
-                if status == 200 and service == 401:
-                    return self
-            time.sleep(0.25)
-        raise RuntimeError(f"jupyterhub did not come up in {timeout} s: {self.log()[-4000:]}")
+        return self
+
+    def _answers(self) -> bool:
+        """The Hub's API is up, and so is the service (asking who an anonymous caller is)."""
+        status, _ = self.api("GET", "/hub/api/", token=None, timeout=2)
+        service, _ = request("GET", self.service_url + "api/me", timeout=2)
+        return status == 200 and service == 401
 
     def stop(self) -> None:
+        """SIGTERM the Hub, SIGKILL it if it hangs, and then anything it left behind."""
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # anything the Hub left behind
+        stop_group(process, grace=20, sweep=True)
         self._log.close()
 
     def api(
@@ -216,23 +203,3 @@ class Hub:
         )
         assert status == 201, body
         return str(body["token"])
-
-
-def request(
-    method: str, url: str, body: Any = None, *, token: str | None = None, timeout: float = 20.0
-) -> tuple[int, Any]:
-    """A JSON request: ``(status, parsed body or text)``."""
-    data = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"token {token}"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310
-            text, status = response.read().decode(), response.status
-    except urllib.error.HTTPError as error:
-        text, status = error.read().decode(), error.code
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
-    KERNEL_IDLE,
     LAB_QUIET,
     Browser,
-    NetworkCapture,
     NotebookPage,
+    browser_marks,
     ensure_connected,
-    missing_tools,
+    extension_switch,
+    request,
     setup_cell,
     speech_wav,
     wait_for,
@@ -30,12 +30,7 @@ from tests.e2e.harness import (
 )
 from tests.hub.harness import PASSWORD, Hub, missing_parts
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        bool(missing_tools() + missing_parts()), reason=f"needs {missing_tools() + missing_parts()}"
-    ),
-]
+pytestmark = browser_marks(*missing_parts())
 
 KEY = "sk-class-SECRET-" + "7" * 24
 RULES = (
@@ -77,7 +72,7 @@ c.HubService.backend = "local"
 c.HubService.policy["users"] = {{"ann": {{"usd_per_day": 0.0001}}}}
 """
     args = [
-        '--ServerApp.jpserver_extensions={"rt_notebook": True}',
+        extension_switch(),
         "--LabApp.expose_app_in_browser=True",
         *LAB_QUIET["lab"],
     ]
@@ -110,8 +105,13 @@ def browser(hub: Hub) -> Iterator[Browser]:
 def student(hub: Hub, browser: Browser, name: str, *, open_notebook: bool = True) -> NotebookPage:
     """Log ``name`` in through the Hub's login page (and open their notebook)."""
     server = UserServer(hub, name)
-    page = NotebookPage(browser, server, "voice.ipynb", "voice.jsonl")  # type: ignore[arg-type]
-    page.network = NetworkCapture(page.page)  # type: ignore[attr-defined]
+    page = NotebookPage(
+        browser,
+        server,  # type: ignore[arg-type]
+        "voice.ipynb",
+        "voice.jsonl",
+        capture_network=True,
+    )
     page.page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded")
     page.page.fill("input[name=username]", name)
     page.page.fill("input[name=password]", PASSWORD)
@@ -122,27 +122,14 @@ def student(hub: Hub, browser: Browser, name: str, *, open_notebook: bool = True
     return page
 
 
-def ready(page: NotebookPage, timeout: float = 90.0) -> None:
-    """What ``NotebookPage.open`` waits for, once the page is loading: the kernel, then the
-    setup cell and the widget (so several students' pages load at the same time)."""
-    page.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
-    page.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    wait_for(
-        lambda: any(r.get("kind") == "ready" for r in page.events.records()),
-        timeout=timeout,
-        what=f"the setup cell of {page.notebook} to run",
-    )
-    page.widget("connect").wait_for(state="visible", timeout=timeout * 1000)
-
-
 @pytest.fixture(scope="module")
 def students(hub: Hub, browser: Browser) -> Iterator[dict[str, NotebookPage]]:
     pages: dict[str, NotebookPage] = {}
     try:
         for name in ("ann", "ben"):
             pages[name] = student(hub, browser, name)
-        for page in pages.values():
-            ready(page)
+        for page in pages.values():  # all loading at once: wait for each in turn
+            page.ready()
         yield pages
     finally:
         for page in pages.values():
@@ -315,7 +302,7 @@ def test_the_key_is_in_no_users_process_response_page_or_log(
 ) -> None:
     for page in students.values():
         assert page.query("'OPENAI_API_KEY' in __import__('os').environ") is False
-        corpus = page.network.corpus()  # type: ignore[attr-defined]
+        corpus = page.network.corpus()
         assert "/api/rt-notebook/calls" in corpus  # the exchange went through the extension
         assert KEY not in corpus
         assert KEY not in page.page_text()
@@ -334,8 +321,6 @@ def test_the_key_is_in_no_users_process_response_page_or_log(
 
 
 def hub_usage(hub: Hub) -> dict[str, Any]:
-    from tests.hub.harness import request
-
     teacher = hub.token_for("root-admin")
     status, usage = request("GET", hub.service_url + "api/admin/usage", token=teacher)
     assert status == 200, usage

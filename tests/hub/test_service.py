@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import OFFER
-from tests.e2e.harness import wait_for
+from tests.e2e.harness import request, wait_for
 from tests.hub.fake_openai import FakeOpenAI, response_done
-from tests.hub.harness import Hub, missing_parts, request
+from tests.hub.harness import Hub, missing_parts
 
 pytestmark = pytest.mark.skipif(bool(missing_parts()), reason=f"needs {missing_parts()}")
 
