@@ -45,12 +45,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 sys.path.insert(0, str(ROOT))  # tests.e2e.harness: the browser tests' Jupyter helpers
 
+from benchtools import load, serve_until_parent_goes, stats  # noqa: E402
 from tests.conftest import answer_for  # noqa: E402
 from tests.e2e.harness import TOKEN, JupyterServer, running  # noqa: E402
 
@@ -108,15 +107,7 @@ def upstream_main() -> None:
         sockets = bind_sockets(0, "127.0.0.1")
         server.add_sockets(sockets)
         print(json.dumps({"port": sockets[0].getsockname()[1]}), flush=True)
-        loop, stop = asyncio.get_running_loop(), asyncio.Event()
-
-        def on_stdin() -> None:
-            if not os.read(sys.stdin.fileno(), 4096):
-                stop.set()
-
-        loop.add_reader(sys.stdin.fileno(), on_stdin)
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
+        await serve_until_parent_goes()
         server.stop()
 
     asyncio.run(serve())
@@ -208,20 +199,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load() -> str:
-    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values)
-    return {
-        "n": len(values),
-        "median": round(float(np.median(array)), 2),
-        "p10": round(float(np.percentile(array, 10)), 2),
-        "p90": round(float(np.percentile(array, 90)), 2),
-    }
-
-
 def measure(
     server: JupyterServer, upstream: Upstream, rounds: int, baseline: JupyterServer | None
 ) -> dict[str, Any]:
@@ -273,7 +250,7 @@ def measure(
             if round_ >= 5:
                 times[name].append(ms)
                 cpu[name] += cpu_seconds(pids[name]) - before
-    result: dict[str, Any] = {name: stats(values) for name, values in times.items()}
+    result: dict[str, Any] = {name: stats(values, 2) for name, values in times.items()}
     result["first_ms"] = first
     for name in kinds:
         result[name]["jupyter_cpu_ms"] = round(cpu[name] / rounds * 1000, 2)
@@ -362,7 +339,7 @@ def measure_browser(
                     times[name].append(ms)
     finally:
         browser.close()
-    result: dict[str, Any] = {name: stats(values) for name, values in times.items()}
+    result: dict[str, Any] = {name: stats(values, 2) for name, values in times.items()}
     result["extension_adds_ms"] = round(
         result["extension"]["median"] - result["direct"]["median"], 2
     )

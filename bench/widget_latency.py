@@ -75,6 +75,7 @@ SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 sys.path.insert(0, str(ROOT))  # tests.e2e.harness: the browser tests' Jupyter/Chromium helpers
 
+from benchtools import load, serve_until_parent_goes, stats  # noqa: E402
 from tests.e2e.harness import (  # noqa: E402
     KERNEL_EXECUTE,
     Browser,
@@ -91,11 +92,6 @@ from tests.e2e.harness import (  # noqa: E402
 Json = dict[str, Any]
 TOOL = "bench_tool"
 HOUR_TURNS = 360  # an hour-long session for P4: a turn every 10 s, ~49 events each
-
-
-def load() -> str:
-    """The machine's load average now, for printing beside figures (the machine is shared)."""
-    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def evaluate(page: Any, script: str, arg: Any = None, timeout: float = 30.0) -> Any:
@@ -616,15 +612,7 @@ async def upstream_main() -> None:
     sockets = bind_sockets(0, "127.0.0.1")
     server.add_sockets(sockets)
     print(json.dumps({"port": sockets[0].getsockname()[1]}), flush=True)
-    loop, stop = asyncio.get_running_loop(), asyncio.Event()
-
-    def on_stdin() -> None:
-        if not os.read(sys.stdin.fileno(), 4096):
-            stop.set()
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
+    await serve_until_parent_goes()
     server.stop()
     await upstream.close()
     await backend.close()
@@ -898,22 +886,6 @@ CLICK_CONNECT = """() => {
   document.querySelector("[data-testid=connect]").click();
   return t;
 }"""
-
-
-def stats(values: list[float]) -> Json:
-    if not values:
-        return {"n": 0}
-    array = np.asarray(values, dtype=float)
-    out = {
-        "n": len(values),
-        "median": round(float(np.median(array)), 1),
-        "p90": round(float(np.percentile(array, 90)), 1),
-        "min": round(float(array.min()), 1),
-        "max": round(float(array.max()), 1),
-    }
-    if len(values) >= 100:
-        out["p99"] = round(float(np.percentile(array, 99)), 1)
-    return out
 
 
 # The widget's requests to the extension during a connect (status, then the call), in ms from
