@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pytest
@@ -584,10 +584,9 @@ class NotebookPage:
         return self.ready(timeout)
 
     def ready(self, timeout: float = 90.0) -> NotebookPage:
-        """Once the notebook is loading: wait for its kernel, run every cell, wait for the
-        setup cell to record ``ready`` and for the widget."""
-        self.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        """Once the notebook is loading: run every cell (see ``run_all_cells``), then wait for
+        the setup cell to record ``ready`` and for the widget."""
+        self.run_all_cells(timeout)
         wait_for(
             lambda: any(r.get("kind") == "ready" for r in self.events.records()),
             timeout=timeout,
@@ -595,6 +594,11 @@ class NotebookPage:
         )
         self.widget("connect").wait_for(state="visible", timeout=timeout * 1000)
         return self
+
+    def run_all_cells(self, timeout: float = 90.0) -> None:
+        """Wait for the kernel to be idle, then run every cell (without waiting for them)."""
+        self.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
+        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
     def widget(self, testid: str) -> Any:
         return self.page.locator(f"[data-testid={testid}]").first
@@ -672,8 +676,11 @@ def running(server: JupyterServer) -> Iterator[JupyterServer]:
         LIVE_SERVERS.remove(server)
 
 
+Page = TypeVar("Page", bound=NotebookPage)
+
+
 @contextlib.contextmanager
-def opened(page: NotebookPage) -> Iterator[NotebookPage]:
+def opened(page: Page) -> Iterator[Page]:
     """Open a notebook page for the duration of the block (registered for diagnostics)."""
     LIVE_PAGES.append(page)
     try:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import (
-    KERNEL_IDLE,
     Browser,
     JupyterServer,
     browser_marks,
     extension_server,
+    opened,
     running,
     wait_for,
 )
@@ -55,10 +55,9 @@ class NotebookPage(_Page):
         super().__init__(browser, server, notebook, f"{notebook}.unused.jsonl")
         self.context.add_init_script(SILENT_MIC)
 
-    def open(self, timeout: float = 90.0) -> NotebookPage:
-        self.page.goto(self.server.page_url(self.notebook), wait_until="domcontentloaded")
-        self.page.wait_for_function(KERNEL_IDLE, timeout=timeout * 1000, polling=200)
-        self.page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    def ready(self, timeout: float = 90.0) -> NotebookPage:
+        """Every cell running and the widget shown (these notebooks have no setup cell)."""
+        self.run_all_cells(timeout)
         self.widget("status").wait_for(state="visible", timeout=timeout * 1000)
         return self
 
@@ -75,13 +74,8 @@ def server(e2e_dir: Path) -> Iterator[JupyterServer]:
         yield lab
 
 
-def open_notebook(browser: Browser, server: JupyterServer, name: str) -> NotebookPage:
-    return NotebookPage(browser, server, name).open()
-
-
 def test_quickstart(browser: Browser, server: JupyterServer) -> None:
-    page = open_notebook(browser, server, "01_quickstart.ipynb")
-    try:
+    with opened(NotebookPage(browser, server, "01_quickstart.ipynb")) as page:
         page.wait_status("connected")
         wait_for(
             lambda: page.value("len(s.events.of('response.done'))") >= 1,
@@ -93,13 +87,10 @@ def test_quickstart(browser: Browser, server: JupyterServer) -> None:
         assert turns[1] == ["assistant", 'You said: "Hello! What can you do?".']
         page.page.get_by_text('assistant: You said: "Hello! What can you do?".').first.wait_for()
         assert page.value("s.config['tools'][0]['name']") == "current_time"
-    finally:
-        page.close()
 
 
 def test_tools_and_plots(browser: Browser, server: JupyterServer) -> None:
-    page = open_notebook(browser, server, "02_tools_and_plots.ipynb")
-    try:
+    with opened(NotebookPage(browser, server, "02_tools_and_plots.ipynb")) as page:
         wait_for(
             lambda: page.value("len(s.events.of('response.done'))") >= 2,
             timeout=40,
@@ -118,13 +109,10 @@ def test_tools_and_plots(browser: Browser, server: JupyterServer) -> None:
         )
         assert images == ["data:image/png;base64,"]  # the model was shown the plot
         page.page.locator(".jp-OutputArea-output img").first.wait_for(timeout=15_000)
-    finally:
-        page.close()
 
 
 def test_teaching_in_stages(browser: Browser, server: JupyterServer) -> None:
-    page = open_notebook(browser, server, "04_teaching_demo.ipynb")
-    try:
+    with opened(NotebookPage(browser, server, "04_teaching_demo.ipynb")) as page:
         wait_for(
             lambda: page.value("len(s.events.of('response.done'))") >= 3,
             timeout=40,
@@ -139,13 +127,10 @@ def test_teaching_in_stages(browser: Browser, server: JupyterServer) -> None:
             "Great. Now, what is one half plus one quarter?"
         )
         page.page.get_by_text("now: Stage 2").first.wait_for(timeout=15_000)
-    finally:
-        page.close()
 
 
 def test_gpt_live(browser: Browser, server: JupyterServer) -> None:
-    page = open_notebook(browser, server, "05_gpt_live.ipynb")
-    try:
+    with opened(NotebookPage(browser, server, "05_gpt_live.ipynb")) as page:
         page.wait_status("connected")
         assert page.value("[s.protocol, s.model]") == ["live", "gpt-live-1"]
         wait_for(
@@ -163,5 +148,3 @@ def test_gpt_live(browser: Browser, server: JupyterServer) -> None:
         assert sent[0] == "session.commentary.append"
         page.page.get_by_text("Hi from a headless Live session.").first.wait_for(timeout=15_000)
         page.page.get_by_text("is not available in a GPT-Live session").first.wait_for()
-    finally:
-        page.close()
