@@ -6,7 +6,8 @@
 // for `staleMs` stops counting, so the bookkeeping stays bounded.
 
 export interface BatcherOptions {
-  /** Sends that may await their ack before entries are grouped. */
+  /** Sends that may await their ack before entries are grouped (2: each comm message costs
+   * the kernel, the server and the page three messages, so more in flight measured slower). */
   window?: number;
   /** While the window is full, the longest an entry waits for the next send. */
   intervalMs?: number;
@@ -34,7 +35,7 @@ export class Batcher<T> {
 
   constructor(sendBatch: SendBatch<T>, options: BatcherOptions = {}) {
     this.sendBatch = sendBatch;
-    this.window = Math.max(1, options.window ?? 4);
+    this.window = Math.max(1, options.window ?? 2);
     this.intervalMs = options.intervalMs ?? 50;
     this.maxSize = options.maxSize ?? 200;
     this.staleMs = options.staleMs ?? 1000;

@@ -10,8 +10,8 @@ describe("Batcher", () => {
     const batcher = new Batcher<number>((batch) => sends.push(batch));
     for (let i = 0; i < 5000; i++) batcher.push(i);
     vi.runAllTimers();
-    // a window of 4 goes at once, then full batches of 200, then the remainder
-    expect(sends.map((b) => b.length)).toEqual([1, 1, 1, 1, ...Array(24).fill(200), 196]);
+    // a window of 2 goes at once, then full batches of 200, then the remainder
+    expect(sends.map((b) => b.length)).toEqual([1, 1, ...Array(24).fill(200), 198]);
     expect(sends.flat()).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 
@@ -77,9 +77,9 @@ describe("Batcher", () => {
     }
     vi.runAllTimers();
     expect(sends.flat()).toEqual(Array.from({ length: 2000 }, (_, i) => i));
-    // 4 at once, then at most one send per 50 ms (plus a window again each time the
+    // 2 at once, then at most one send per 50 ms (plus a window again each time the
     // unacknowledged sends go stale, every second)
-    expect(sends.length).toBeLessThanOrEqual(10 * (20 + 4) + 4);
+    expect(sends.length).toBeLessThanOrEqual(10 * (20 + 2) + 2);
     expect(sends.length).toBeGreaterThanOrEqual(200);
     expect((batcher as unknown as { awaiting: Map<number, number> }).awaiting.size).toBeLessThan(
       30,
