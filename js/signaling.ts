@@ -130,7 +130,7 @@ export class ExtensionClient {
    * the one fetched when the widget appeared, instead of waiting for a new one). */
   status(maxAgeMs = 0): Promise<ServerStatus> {
     const cached = this.lastStatus;
-    if (cached && Date.now() - cached.at <= maxAgeMs) return cached.status;
+    if (cached && maxAgeMs > 0 && Date.now() - cached.at <= maxAgeMs) return cached.status;
     const status = this.request<ServerStatus>("status");
     this.lastStatus = { at: Date.now(), status };
     status.catch(() => {
