@@ -259,6 +259,7 @@ export class Session implements SessionHandle {
   private syncHeld = 0;
   private syncPending = false;
   private syncTimer: ReturnType<typeof setTimeout> | undefined;
+  private startHold = false;
 
   constructor(model: AnyModel<WidgetModel>, deps: SessionDeps = browserDeps()) {
     this.model = model;
@@ -364,6 +365,7 @@ export class Session implements SessionHandle {
       if (stale()) return;
       this.setTraits({ backend: answer.backend, call_id: answer.call_id });
       if (this.machine.state === "connecting" || this.machine.state === "reconnecting") {
+        this.holdUntilStarted(); // the handshake with the peer is on the critical path too
         this.sessionTimer = setTimeout(
           () => this.callFailed(SESSION_TIMEOUT),
           this.deps.sessionTimeoutMs ?? 15_000,
@@ -849,6 +851,7 @@ export class Session implements SessionHandle {
         const replacing = this.machine.state === "reconnecting";
         if (this.machine.dispatch({ type: "session_created" })) {
           this.clearSessionTimer();
+          this.releaseStartHold();
           if (replacing) this.reconnected();
         }
         // a GPT-Live session is not rolled over: a new one would start without its history
@@ -974,6 +977,7 @@ export class Session implements SessionHandle {
 
   /** Close the current call's peer; its late callbacks are ignored from now on. */
   private dropCall(): void {
+    this.releaseStartHold();
     this.attempt += 1;
     this.clearSessionTimer();
     this.clearRolloverTimer();
@@ -1053,6 +1057,19 @@ export class Session implements SessionHandle {
    * favicon at each), which slowed the offer's POST. The view reads the model at once. */
   private holdSync(): void {
     this.syncHeld += 1;
+  }
+
+  /** Keep trait syncs held from the answer until the session starts (or the call ends). */
+  private holdUntilStarted(): void {
+    if (this.startHold) return;
+    this.startHold = true;
+    this.holdSync();
+  }
+
+  private releaseStartHold(): void {
+    if (!this.startHold) return;
+    this.startHold = false;
+    this.releaseSync();
   }
 
   private releaseSync(): void {

@@ -277,7 +277,7 @@ describe("Session connect path", () => {
 });
 
 describe("Session trait syncs during a connect", () => {
-  it("reach the kernel once, with the answer, not while the offer is on its way", async () => {
+  it("reach the kernel once the session starts, not while the call is set up", async () => {
     let answerCall: (response: Response) => void = () => undefined;
     const call = new Promise<Response>((resolve) => {
       answerCall = resolve;
@@ -297,12 +297,15 @@ describe("Session trait syncs during a connect", () => {
       new Response(JSON.stringify({ sdp: "v=0\r\nsrv", call_id: "rtc_s" }), { status: 201 }),
     );
     await done;
-    expect(h.model.saves).toBe(before + 1); // status, route, backend and call_id at once
+    expect(h.model.saves).toBe(before); // the handshake with the peer is under way
     expect(h.model.attrs).toMatchObject({
       status: "connecting",
       route: "server",
       call_id: "rtc_s",
     });
+    h.peer().receive({ type: "session.created", event_id: "e1", session: {} });
+    expect(h.model.saves).toBe(before + 1); // status, route, backend and call_id at once
+    expect(h.model.attrs.status).toBe("connected");
   });
 
   it("reach it after SYNC_HOLD_MS when the setup is slow (a permission prompt)", async () => {

@@ -28,9 +28,9 @@ def test_analytics_notebook_runs_and_reports() -> None:
     code = [outputs_of(cell) for cell in notebook.cells if cell.cell_type == "code"]
     everything = "\n".join(text for text, _ in code)
 
-    assert "<RecordedSession 'sample_session': 124 events, 8 turns>" in everything
+    assert "<RecordedSession 'sample_session': 124 events, 9 turns>" in everything
     assert "heard: 'Once upon a time'" in everything
-    assert "rectangle_area" in everything
+    assert "rectangle_area" in everything  # in the tool calls' table and the transcript's tool turn
     assert "(simulated usage)" in everything
     assert "**user**" in everything
     pngs = sum(kinds.count("image/png") for _, kinds in code)
