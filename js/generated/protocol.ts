@@ -201,10 +201,11 @@ export type KernelMessage =
 
 /**
  * Every data-channel event in both directions, in order; `t` is the browser's epoch time in ms
- * (`performance.timeOrigin + performance.now()`). Batched without delay when quiet: an event after
- * a quiet spell goes at once, then events are grouped for 50 ms (or 200 at a time);
- * `session.created`, `response.function_call_arguments.done`, `response.done` and `error` go at
- * once with everything before them. Bursts neither flood the comm nor reorder.
+ * (`performance.timeOrigin + performance.now()`). Batched without delay while the kernel keeps up:
+ * an event goes at once while fewer than 2 sends await the kernel's ack (its idle status); beyond
+ * that, events are grouped until an ack comes, at most 50 ms after the last send (or 200 at a
+ * time); `session.created`, `response.function_call_arguments.done`, `response.done` and `error` go
+ * at once with everything before them. Bursts neither flood the comm nor reorder.
  */
 export type EventsMessage = {
   kind: "events";
