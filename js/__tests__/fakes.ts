@@ -1,9 +1,14 @@
-// Test doubles: an anywidget model with a scriptable kernel side, and a peer without WebRTC.
+// Test doubles: an anywidget model with a scriptable kernel side, a peer without WebRTC, and
+// a Session built on them.
 
 import type { AnyModel } from "@anywidget/types";
+import { expect, vi } from "vitest";
 import type { WidgetModel } from "../generated/protocol";
 import type { ClientEvent, ServerEvent } from "../messages";
 import type { Levels, PeerLike, PeerOptions } from "../peer";
+import type { SessionDeps } from "../session";
+import { Session } from "../session";
+import { ExtensionClient } from "../signaling";
 
 type Handler = (...args: unknown[]) => void;
 
@@ -14,6 +19,8 @@ export class FakeModel {
   /** The buffers of each sent message, by index. */
   buffers: unknown[][] = [];
   saves = 0;
+  /** Every status the widget gave the model, in order. */
+  statuses: string[] = [];
   private readonly handlers = new Map<string, Set<Handler>>();
 
   constructor(attrs: Partial<WidgetModel> = {}) {
@@ -40,7 +47,9 @@ export class FakeModel {
   set<K extends keyof WidgetModel>(key: K, value: WidgetModel[K]): void {
     const old = this.attrs[key];
     this.attrs[key] = value;
-    if (JSON.stringify(old) !== JSON.stringify(value)) this.emit(`change:${key}`);
+    if (JSON.stringify(old) === JSON.stringify(value)) return;
+    if (key === "status") this.statuses.push(String(value));
+    this.emit(`change:${key}`);
   }
 
   save_changes(): void {
@@ -176,3 +185,48 @@ export const STATUS_LOCAL = {
   model_notices: [],
   version: "0.1.0",
 };
+
+/** A Session over fakes: a FakeModel, the FakePeers it opens, the kernel relay unless `deps`
+ * say otherwise. */
+export function fakeSession(attrs: Partial<WidgetModel> = {}, deps: Partial<SessionDeps> = {}) {
+  const model = new FakeModel(attrs);
+  const peers: FakePeer[] = [];
+  const session = new Session(model.asModel(), {
+    openPeer: async (options: PeerOptions) => {
+      const peer = new FakePeer(options);
+      peers.push(peer);
+      return peer;
+    },
+    client: new ExtensionClient("/", routedFetch({})),
+    pageConfig: () => true,
+    secureContext: () => true,
+    ...deps,
+  });
+  const peer = (): FakePeer => {
+    const last = peers.at(-1);
+    if (!last) throw new Error("no peer yet");
+    return last;
+  };
+  return { model, session, peers, peer };
+}
+
+export type FakeSession = ReturnType<typeof fakeSession>;
+
+/** Answer the kernel relay's `n`-th offer as the kernel would; returns the offer. */
+export async function answerOffer(
+  h: FakeSession,
+  n = 0,
+  fields: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBeGreaterThan(n));
+  const offer = h.model.sentOfKind("offer")[n] ?? {};
+  h.model.kernel({
+    kind: "answer",
+    id: offer.id,
+    sdp: "v=0\r\nanswer",
+    call_id: `rtc_${n}`,
+    backend: "local",
+    ...fields,
+  });
+  return offer;
+}

@@ -1,39 +1,17 @@
 // A call never outlives its control: the last view going away, the kernel going away.
 
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { PeerOptions } from "../peer";
-import { KERNEL_GONE, NO_VIEW, Session } from "../session";
-import { ExtensionClient } from "../signaling";
-import { FakeModel, FakePeer, routedFetch } from "./fakes";
+import { KERNEL_GONE, NO_VIEW } from "../session";
+import type { FakePeer } from "./fakes";
+import { answerOffer, fakeSession } from "./fakes";
 
 function live() {
-  const model = new FakeModel();
-  const peers: FakePeer[] = [];
-  const session = new Session(model.asModel(), {
-    openPeer: async (options: PeerOptions) => {
-      const peer = new FakePeer(options);
-      peers.push(peer);
-      return peer;
-    },
-    client: new ExtensionClient("/", routedFetch({})),
-    pageConfig: () => true,
-    secureContext: () => true,
-    lastViewGraceMs: 1000,
-  });
-  return { model, session, peers };
+  return fakeSession({}, { lastViewGraceMs: 1000 });
 }
 
 async function connect(h: ReturnType<typeof live>): Promise<FakePeer> {
   const done = h.session.connect();
-  await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
-  const offer = h.model.sentOfKind("offer")[0] ?? {};
-  h.model.kernel({
-    kind: "answer",
-    id: offer.id,
-    sdp: "v=0\r\nanswer",
-    call_id: "rtc_1",
-    backend: "local",
-  });
+  await answerOffer(h, 0, { call_id: "rtc_1" });
   await done;
   const peer = h.peers.at(-1) as FakePeer;
   peer.open();

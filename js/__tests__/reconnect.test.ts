@@ -3,49 +3,16 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { now } from "../clock";
-import type { EventEntry, WidgetModel } from "../generated/protocol";
-import type { PeerOptions } from "../peer";
-import type { SessionDeps } from "../session";
-import {
-  backoffMs,
-  MAX_QUEUED,
-  RECONNECTED,
-  RECONNECTING,
-  ROLLOVER_REASON,
-  Session,
-} from "../session";
-import { ExtensionClient } from "../signaling";
-import { FakeModel, FakePeer, routedFetch } from "./fakes";
+import type { EventEntry } from "../generated/protocol";
+import { backoffMs, MAX_QUEUED, RECONNECTED, RECONNECTING, ROLLOVER_REASON } from "../session";
+import type { FakePeer, FakeSession } from "./fakes";
+import { answerOffer, fakeSession } from "./fakes";
 
-function harness(attrs: Partial<WidgetModel> = {}, deps: Partial<SessionDeps> = {}) {
-  const model = new FakeModel(attrs);
-  const peers: FakePeer[] = [];
-  const session = new Session(model.asModel(), {
-    openPeer: async (options: PeerOptions) => {
-      const peer = new FakePeer(options);
-      peers.push(peer);
-      return peer;
-    },
-    client: new ExtensionClient("/", routedFetch({})),
-    pageConfig: () => true,
-    secureContext: () => true,
-    ...deps,
-  });
-  return { model, session, peers };
-}
-type H = ReturnType<typeof harness>;
+type H = FakeSession;
 
 /** Answer the n-th offer as the kernel relay would, then start the session on the channel. */
 async function answer(h: H, n: number, session: Record<string, unknown> = {}): Promise<FakePeer> {
-  await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBeGreaterThan(n));
-  const offer = h.model.sentOfKind("offer")[n] ?? {};
-  h.model.kernel({
-    kind: "answer",
-    id: offer.id,
-    sdp: "v=0\r\nanswer",
-    call_id: `rtc_${n}`,
-    backend: "local",
-  });
+  await answerOffer(h, n);
   await vi.waitFor(() => expect(h.peers.length).toBe(n + 1));
   const peer = h.peers[n] as FakePeer;
   await vi.waitFor(() => expect(h.model.attrs.call_id).toBe(`rtc_${n}`));
@@ -71,7 +38,7 @@ describe("reconnect", () => {
   });
 
   it("replaces a call whose channel closed, and tells the kernel in order", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     const first = await answer(h, 0);
     expect(h.model.attrs.status).toBe("connected");
@@ -117,7 +84,7 @@ describe("reconnect", () => {
   });
 
   it("sends the kernel's replay first, then what the kernel sent meanwhile, each once", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     const first = await answer(h, 0);
     first.options.onIceState("failed");
@@ -160,7 +127,7 @@ describe("reconnect", () => {
   });
 
   it("goes to the next attempt when a new call fails, and gives up after the last", async () => {
-    const h = harness({ continuity: { attempts: 2 } }, { sessionTimeoutMs: 1000 });
+    const h = fakeSession({ continuity: { attempts: 2 } }, { sessionTimeoutMs: 1000 });
     void h.session.connect();
     const first = await answer(h, 0);
     vi.useFakeTimers();
@@ -175,15 +142,7 @@ describe("reconnect", () => {
     await vi.waitFor(() => expect(h.session.reconnecting?.attempt).toBe(2));
     expect(h.model.attrs.status).toBe("reconnecting");
     vi.advanceTimersByTime(backoffMs(2));
-    await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(3));
-    const offer = h.model.sentOfKind("offer")[2] ?? {};
-    h.model.kernel({
-      kind: "answer",
-      id: offer.id,
-      sdp: "v=0\r\nx",
-      call_id: "rtc_2",
-      backend: "local",
-    });
+    await answerOffer(h, 2, { sdp: "v=0\r\nx" });
     await vi.waitFor(() => expect(h.model.attrs.call_id).toBe("rtc_2"));
     expect(h.peers).toHaveLength(3); // one per attempt
     vi.advanceTimersByTime(1000); // no session.created on the last attempt
@@ -194,7 +153,7 @@ describe("reconnect", () => {
   });
 
   it("bounds what waits for the new call, drops the oldest and says so", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     const first = await answer(h, 0);
     first.options.onChannelClose();
@@ -212,7 +171,7 @@ describe("reconnect", () => {
   });
 
   it("is cancelled by Disconnect while waiting, and no new call is made", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     const first = await answer(h, 0);
     vi.useFakeTimers();
@@ -225,7 +184,7 @@ describe("reconnect", () => {
   });
 
   it("keeps the transcript across the new call", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     const first = await answer(h, 0);
     first.receive({
@@ -245,7 +204,7 @@ describe("reconnect", () => {
 
 describe("rollover", () => {
   it("opens the new call before it hangs up the old one (make-before-break)", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const expiresAt = (now() + 200_000) / 1000;
@@ -262,14 +221,7 @@ describe("rollover", () => {
       make_before_break: true,
       call_id: "rtc_0",
     });
-    const offer = h.model.sentOfKind("offer")[1] ?? {};
-    h.model.kernel({
-      kind: "answer",
-      id: offer.id,
-      sdp: "v=0\r\nb",
-      call_id: "rtc_1",
-      backend: "local",
-    });
+    await answerOffer(h, 1, { sdp: "v=0\r\nb" });
     await vi.waitFor(() => expect(h.peers.length).toBe(2));
     const second = h.peers[1] as FakePeer;
     await vi.waitFor(() => expect(second.accepted.length).toBe(1));
@@ -308,18 +260,11 @@ describe("rollover", () => {
   });
 
   it("falls back to a new call after the old one when the new call does not start", async () => {
-    const h = harness({}, { sessionTimeoutMs: 50 });
+    const h = fakeSession({}, { sessionTimeoutMs: 50 });
     void h.session.connect();
     const first = await answer(h, 0, { expires_at: (now() + 1_000) / 1000 });
     await vi.waitFor(() => expect(h.model.sentOfKind("offer").length).toBe(2));
-    const offer = h.model.sentOfKind("offer")[1] ?? {};
-    h.model.kernel({
-      kind: "answer",
-      id: offer.id,
-      sdp: "v=0\r\nb",
-      call_id: "rtc_1",
-      backend: "local",
-    });
+    await answerOffer(h, 1, { sdp: "v=0\r\nb" });
     // no session.created on the new call: it is closed, the old one is replaced after it
     await vi.waitFor(() => expect(h.peers[1]?.closed).toBe(true));
     expect(first.closed).toBe(true);
@@ -328,7 +273,7 @@ describe("rollover", () => {
   });
 
   it("rolls a short session over with a fifth of it left", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const first = await answer(h, 0, { expires_at: (now() + 10_000) / 1000 });
@@ -342,7 +287,7 @@ describe("rollover", () => {
   });
 
   it("waits for a reply in progress, then rolls over", async () => {
-    const h = harness();
+    const h = fakeSession();
     void h.session.connect();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const first = await answer(h, 0, { expires_at: (now() + 10_000) / 1000 });
@@ -354,7 +299,7 @@ describe("rollover", () => {
   });
 
   it("does not roll over when continuity.rollover is off", async () => {
-    const h = harness({ continuity: { attempts: 3, rollover: false } });
+    const h = fakeSession({ continuity: { attempts: 3, rollover: false } });
     void h.session.connect();
     vi.useFakeTimers();
     const first = await answer(h, 0, { expires_at: Math.floor(Date.now() / 1000) + 10 });

@@ -2,60 +2,26 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EventEntry, WidgetModel } from "../generated/protocol";
 import type { PeerOptions } from "../peer";
 import type { SessionDeps } from "../session";
-import { LIVE_CLOSE_MS, Session, SYNC_HOLD_MS } from "../session";
+import { LIVE_CLOSE_MS, SYNC_HOLD_MS } from "../session";
 import { ExtensionClient } from "../signaling";
-import { FakeModel, FakePeer, routedFetch, STATUS_LOCAL } from "./fakes";
-
-interface Harness {
-  model: FakeModel;
-  session: Session;
-  peers: FakePeer[];
-  statuses: string[];
-  peer(): FakePeer;
-}
+import type { FakeSession } from "./fakes";
+import { answerOffer, FakePeer, fakeSession, routedFetch, STATUS_LOCAL } from "./fakes";
 
 function harness(
   attrs: Partial<WidgetModel> = {},
   overrides: Partial<SessionDeps> = {},
   routes: Parameters<typeof routedFetch>[0] = {},
-): Harness {
-  const model = new FakeModel(attrs);
-  const peers: FakePeer[] = [];
-  const statuses: string[] = [];
-  model.on("change:status", () => statuses.push(String(model.attrs.status)));
-  const deps: SessionDeps = {
-    openPeer: async (options: PeerOptions) => {
-      const peer = new FakePeer(options);
-      peers.push(peer);
-      return peer;
-    },
+): FakeSession {
+  return fakeSession(attrs, {
     client: new ExtensionClient("/", routedFetch(routes)),
-    pageConfig: () => true,
-    secureContext: () => true,
     ...overrides,
-  };
-  const session = new Session(model.asModel(), deps);
-  const peer = () => {
-    const p = peers.at(-1);
-    if (!p) throw new Error("no peer yet");
-    return p;
-  };
-  return { model, session, peers, statuses, peer };
+  });
 }
 
 /** Connect through the kernel relay and answer the offer like the kernel would. */
-async function connectViaKernel(h: Harness, answer: Record<string, unknown> = {}) {
+async function connectViaKernel(h: FakeSession, answer: Record<string, unknown> = {}) {
   const done = h.session.connect();
-  await vi.waitFor(() => expect(h.model.sentOfKind("offer")).toHaveLength(1));
-  const offer = h.model.sentOfKind("offer")[0] ?? {};
-  h.model.kernel({
-    kind: "answer",
-    id: offer.id,
-    sdp: "v=0\r\nanswer",
-    call_id: "rtc_abc",
-    backend: "local",
-    ...answer,
-  });
+  const offer = await answerOffer(h, 0, { call_id: "rtc_abc", ...answer });
   await done;
   return offer;
 }
@@ -103,7 +69,7 @@ describe("Session over kernel signaling", () => {
     expect(h.model.attrs.status).toBe("connecting");
     h.peer().receive({ type: "session.created", event_id: "e1", session: {} });
     expect(h.model.attrs.status).toBe("connected");
-    expect(h.statuses).toEqual(["connecting", "connected"]);
+    expect(h.model.statuses).toEqual(["connecting", "connected"]);
     expect(h.model.saves).toBeGreaterThan(0);
   });
 
