@@ -21,6 +21,7 @@ import queue
 import time
 from typing import Any
 
+from benchtools import load
 from jupyter_client.manager import start_new_kernel
 
 KERNEL_CODE = """
@@ -155,8 +156,7 @@ def main() -> None:
     parser.add_argument("--log", type=int, default=100000, help="event log size for the budget")
     parser.add_argument("--timeout", type=float, default=300.0, help="the whole run, seconds")
     args = parser.parse_args()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"kernel path: {os.cpu_count()} CPUs shared (load {load} at start)", flush=True)
+    print(f"kernel path: {os.cpu_count()} CPUs shared ({load()} at start)", flush=True)
     out = run_in_kernel(KERNEL_CODE + f"\n_report({args.events}, {args.log})\n", args.timeout)
     report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     for name in ("events_1_per_batch", "events_10_per_batch", "tool_calls", "budget_check_at_log"):
@@ -166,8 +166,7 @@ def main() -> None:
             f"  wall {row['wall_us']:9.1f} µs"
             + (f"  (log of {row['log_events']} events)" if "log_events" in row else "")
         )
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"  (load {load} at end; code from {report['rt_notebook']})")
+    print(f"  ({load()} at end; code from {report['rt_notebook']})")
     print(json.dumps(report))
 
 

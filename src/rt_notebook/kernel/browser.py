@@ -286,9 +286,9 @@ class RealtimeSession(SessionCore):
             yield
 
     def _output_across_awaits(self) -> contextlib.AbstractContextManager[Any]:
-        return cast(
-            "contextlib.AbstractContextManager[Any]", self.output
-        )  # swapping sys.stdout across awaits would catch others' output
+        # An async handler or tool may run for long: its output shows as it comes, not only
+        # when it ends (the Output widget, entered once per call)
+        return cast("contextlib.AbstractContextManager[Any]", self.output)
 
     def _show_error(self, text: str) -> None:
         self.output.append_stderr(redact(text))

@@ -414,12 +414,9 @@ class LiveWriter:
         self.pending -= 1
 
 
-class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
-    """GPT-Live's ``/v1/live/sessions``: ``POST`` the JSON WebRTC exchange, or open a WebSocket
-    session (its first frame is the client's ``session.start``).
-
-    The local backend also takes ``"local": {"scenario": [...]}`` in the ``POST`` body.
-    """
+class _LiveSocket(_Handler, websocket.WebSocketHandler):
+    """A GPT-Live WebSocket: its engine once attached, a bounded writer, the page origins the
+    backend allows."""
 
     engine: LiveEngine | None = None
 
@@ -429,6 +426,14 @@ class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
 
     def check_origin(self, origin: str) -> bool:
         return self.access.origin_allowed(origin)
+
+
+class LiveSessionsEndpoint(_LiveSocket):
+    """GPT-Live's ``/v1/live/sessions``: ``POST`` the JSON WebRTC exchange, or open a WebSocket
+    session (its first frame is the client's ``session.start``).
+
+    The local backend also takes ``"local": {"scenario": [...]}`` in the ``POST`` body.
+    """
 
     async def post(self) -> None:
         try:
@@ -496,17 +501,8 @@ class LiveSessionsEndpoint(_Handler, websocket.WebSocketHandler):
         self.writer(event)
 
 
-class LiveAttachSocket(_Handler, websocket.WebSocketHandler):
+class LiveAttachSocket(_LiveSocket):
     """``/v1/live/sessions/{id}/attach``: a trusted sideband on a running Live session."""
-
-    engine: LiveEngine | None = None
-
-    def initialize(self, backend: LocalRealtime, access: Access) -> None:
-        super().initialize(backend, access)
-        self.writer = LiveWriter(self)
-
-    def check_origin(self, origin: str) -> bool:
-        return self.access.origin_allowed(origin)
 
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
         try:
