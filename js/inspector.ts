@@ -19,12 +19,18 @@ function foldKey(entry: EventEntry): string | null {
   return type.endsWith(".delta") ? `${entry.dir} ${type} ${String(itemId ?? "")}` : null;
 }
 
-export function inspectorRows(log: readonly EventEntry[], filter = ""): Row[] {
+/** Whether an entry passes the filter (a case-insensitive substring of its type). */
+export function matcher(filter: string): (entry: EventEntry) => boolean {
   const needle = filter.trim().toLowerCase();
+  return (entry) => !needle || entry.event.type.toLowerCase().includes(needle);
+}
+
+export function inspectorRows(log: readonly EventEntry[], filter = ""): Row[] {
+  const matches = matcher(filter);
   const rows: Row[] = [];
   let lastKey: string | null = null;
   log.forEach((entry, index) => {
-    if (needle && !entry.event.type.toLowerCase().includes(needle)) return;
+    if (!matches(entry)) return;
     const key = foldKey(entry);
     const last = rows[rows.length - 1];
     if (key !== null && key === lastKey && last) {

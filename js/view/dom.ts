@@ -20,6 +20,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** Set an element's text only when it differs: each write is a DOM change to lay out again. */
+export function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 export function button(text: string, testid: string, title?: string): HTMLButtonElement {
   const b = h("button", {
     class: `rtnb-button rtnb-${testid}`,

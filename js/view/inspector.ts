@@ -4,9 +4,9 @@
 
 import type { EventEntry } from "../generated/protocol";
 import type { Row } from "../inspector";
-import { inspectorRows, rowJson } from "../inspector";
+import { inspectorRows, matcher, rowJson } from "../inspector";
 import type { Scope } from "./dom";
-import { button, h } from "./dom";
+import { button, h, setText } from "./dom";
 
 /** The browser's time zone, e.g. "Europe/Paris" ("local" when it cannot say). */
 export function timeZone(): string {
@@ -78,11 +78,15 @@ export function buildInspector(scope: Scope): { el: HTMLElement; render: () => v
   let selected: EventEntry | null = null;
   let rows: Row[] = [];
   const render = () => {
-    rows = inspectorRows(session.log, filter.value);
-    const shown = rows.reduce((n, row) => n + row.count, 0);
-    summary.textContent = filter.value.trim()
-      ? `Events (${shown} of ${session.log.length})`
-      : `Events (${session.log.length})`;
+    const filtered = filter.value.trim() !== "";
+    // Closed, only the count shows: no rows are folded (this runs every frame of a busy call)
+    rows = el.open ? inspectorRows(session.log, filter.value) : [];
+    const shown = !filtered
+      ? session.log.length
+      : el.open
+        ? rows.reduce((n, row) => n + row.count, 0)
+        : session.log.filter(matcher(filter.value)).length;
+    setText(summary, filtered ? `Events (${shown} of ${session.log.length})` : `Events (${shown})`);
     if (!el.open) return;
     const focused = document.activeElement;
     const focusIndex =

@@ -24,8 +24,11 @@ function meter(testid: string, title: string): HTMLElement {
   return el;
 }
 
+/** Show a level; an unchanged one writes nothing (a write each frame restyles the page). */
 function show(el: HTMLElement, rms: number): void {
-  el.dataset.level = rms.toFixed(4);
+  const level = rms.toFixed(4);
+  if (el.dataset.level === level) return;
+  el.dataset.level = level;
   const percent = Math.round(meterFraction(rms) * 100);
   const bar = el.firstElementChild as HTMLElement;
   bar.style.width = `${(meterFraction(rms) * 100).toFixed(1)}%`;

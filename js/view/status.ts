@@ -4,7 +4,7 @@
 
 import type { CostFigures } from "../generated/protocol";
 import type { Scope } from "./dom";
-import { h, isLive } from "./dom";
+import { h, isLive, setText } from "./dom";
 
 /** "1,234 tokens · $0.0123" (with "≈" when part of it is estimated). */
 export function costText(cost: CostFigures | null | undefined): string {
@@ -26,15 +26,20 @@ export function buildStatusLine(scope: Scope): HTMLElement {
     const live = model.get("status") === "connected";
     const what = session.talking ? "talking" : session.activity.activity;
     activity.hidden = !live;
-    activity.textContent = what;
-    activity.dataset.activity = what;
+    setText(activity, what);
+    if (activity.dataset.activity !== what) activity.dataset.activity = what;
   };
   const renderLatency = () => {
     const turns = session.transcript.turns;
-    const last = [...turns].reverse().find((turn) => turn.latencyMs !== undefined);
+    let last: (typeof turns)[number] | undefined;
+    for (let i = turns.length - 1; i >= 0 && !last; i--) {
+      if (turns[i]?.latencyMs !== undefined) last = turns[i];
+    }
     latency.hidden = !last;
-    latency.textContent =
-      last?.latencyMs !== undefined ? `reply in ${Math.round(last.latencyMs)} ms` : "";
+    setText(
+      latency,
+      last?.latencyMs !== undefined ? `reply in ${Math.round(last.latencyMs)} ms` : "",
+    );
   };
   scope.watch(["status"], renderActivity);
   scope.watch(["cost"], () => {

@@ -1,14 +1,21 @@
 // The live transcript: one row per turn (messages, tool calls, images), updated in place, kept
 // scrolled to the end, announced to screen readers as a log.
 
-import type { Turn } from "../transcript";
-import { visible } from "../transcript";
+import type { Transcript, Turn } from "../transcript";
+import { EMPTY_TRANSCRIPT, visible } from "../transcript";
 import type { Scope } from "./dom";
 import { h } from "./dom";
 
-/** Local time of day, e.g. "14:03:07". */
+const TIME_OF_DAY = new Intl.DateTimeFormat([], {
+  hour: "numeric",
+  minute: "2-digit",
+  second: "2-digit",
+  hour12: false,
+});
+
+/** Local time of day, e.g. "14:03:07" (one formatter: building one per call is slow). */
 export function localTime(t: number): string {
-  return new Date(t).toLocaleTimeString([], { hour12: false });
+  return TIME_OF_DAY.format(t);
 }
 
 function ms(value: number): string {
@@ -46,6 +53,8 @@ interface RowParts {
   note: HTMLElement;
   images: HTMLElement;
   shownImages: number;
+  /** The turn shown (turns are immutable: another object is a change). */
+  turn?: Turn;
 }
 
 function newRow(turn: Turn): RowParts {
@@ -66,6 +75,20 @@ function newRow(turn: Turn): RowParts {
   return { row, time, text, note, images, shownImages: 0 };
 }
 
+/** Show `shown`; streamed text grows at its end, so only the new part is appended. */
+function showText(el: HTMLElement, shown: string): void {
+  const node = el.firstChild;
+  if (node instanceof Text && el.childNodes.length === 1) {
+    const current = node.data;
+    if (current === shown) return;
+    if (current && shown.startsWith(current)) {
+      node.appendData(shown.slice(current.length));
+      return;
+    }
+  }
+  el.textContent = shown;
+}
+
 function update(parts: RowParts, turn: Turn): void {
   const { row, time, text, note, images } = parts;
   const tool = turn.tool;
@@ -74,13 +97,11 @@ function update(parts: RowParts, turn: Turn): void {
   row.dataset.role = turn.role;
   row.dataset.final = String(turn.final);
   row.dataset.interrupted = String(Boolean(turn.interrupted));
-  const clock = localTime(turn.t);
-  if (time.textContent !== clock) {
-    time.textContent = clock;
+  if (parts.turn?.t !== turn.t) {
+    time.textContent = localTime(turn.t);
     time.dateTime = new Date(turn.t).toISOString();
   }
-  const shown = tool ? toolLine(turn) : turn.text;
-  if (text.textContent !== shown) text.textContent = shown;
+  showText(text, tool ? toolLine(turn) : turn.text);
   const notes: string[] = [];
   if (turn.interrupted) notes.push("interrupted");
   if (turn.latencyMs !== undefined) notes.push(`replied in ${ms(turn.latencyMs)}`);
@@ -100,6 +121,7 @@ function update(parts: RowParts, turn: Turn): void {
     parts.shownImages = urls.length;
   }
   images.hidden = urls.length === 0;
+  parts.turn = turn;
 }
 
 export function buildTranscript(scope: Scope): { el: HTMLElement; render: () => void } {
@@ -109,9 +131,24 @@ export function buildTranscript(scope: Scope): { el: HTMLElement; render: () => 
   el.setAttribute("aria-label", "Transcript");
   el.tabIndex = 0; // scrollable: reachable by keyboard
   const rows = new Map<string, RowParts>();
+  let shown: Transcript = EMPTY_TRANSCRIPT;
+  // Whether the view follows new turns: kept as the user scrolls, not read in each render
+  // (a read there lays the whole page out a second time each frame)
+  let stick = true;
+  scope.listen(el, "scroll", () => {
+    stick = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+  });
   const render = () => {
-    const stick = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
-    const turns = scope.session.transcript.turns.filter(visible);
+    // Turns are immutable: a transcript or turn that is the same object has nothing new to show
+    // (reading the scroll position lays the page out, so only when there is a change to make).
+    const transcript = scope.session.transcript;
+    if (transcript === shown) return;
+    const previous = new Map(shown.turns.map((turn) => [turn.id, turn]));
+    shown = transcript;
+    const turns = transcript.turns.filter(visible);
+    const changed =
+      turns.length !== rows.size || turns.some((turn) => previous.get(turn.id) !== turn);
+    if (!changed) return;
     const seen = new Set<string>();
     turns.forEach((turn, i) => {
       seen.add(turn.id);
@@ -120,7 +157,7 @@ export function buildTranscript(scope: Scope): { el: HTMLElement; render: () => 
         parts = newRow(turn);
         rows.set(turn.id, parts);
       }
-      update(parts, turn);
+      if (parts.turn !== turn) update(parts, turn);
       if (el.children[i] !== parts.row) el.insertBefore(parts.row, el.children[i] ?? null);
     });
     for (const [id, parts] of rows) {
