@@ -40,6 +40,8 @@ export interface PeerOptions {
   gatherIce?: boolean;
   /** Share this microphone (a clone of its tracks: same capture, no new permission prompt). */
   mic?: MediaStream;
+  /** The microphone failed after the offer went out (its permission had been granted). */
+  onMicError?: (error: unknown) => void;
 }
 
 /** The longest wait for ICE gathering before the offer goes out with what it has. */
@@ -72,8 +74,21 @@ export interface PeerLike {
   enableSound(): Promise<boolean>;
   levels(): Levels;
   close(): void;
-  /** The microphone this call sends, for a call that takes over from it. */
-  readonly micStream?: MediaStream;
+  /** The microphone this call sends, for a call that takes over from it (once it is open). */
+  readonly micStream?: MediaStream | undefined;
+}
+
+let micPermission: Promise<PermissionStatus | null> | undefined;
+
+/**
+ * Whether this page may already use the microphone (so getUserMedia will not prompt). The
+ * permission's status is asked for once per page and kept: it follows later changes itself.
+ */
+export async function micGranted(): Promise<boolean> {
+  micPermission ??= Promise.resolve()
+    .then(() => navigator.permissions.query({ name: "microphone" as PermissionName }))
+    .catch(() => null); // no Permissions API, or no "microphone" in it: wait for the microphone
+  return (await micPermission)?.state === "granted";
 }
 
 export function micConstraints(audio: AudioConstraints, deviceId: string): MediaTrackConstraints {
@@ -114,7 +129,12 @@ export class Peer implements PeerLike {
   private readonly audio: HTMLAudioElement;
   private ctx: AudioContext | null = null;
   private readonly options: PeerOptions;
-  private mic: MediaStream;
+  private readonly sender: RTCRtpSender;
+  private mic: MediaStream | undefined;
+  /** The microphone opening (rejects with getUserMedia's error), once the offer is made. */
+  private micOpening: Promise<void> | null = null;
+  /** Whether the microphone's permission is granted (then the offer does not wait for it). */
+  private readonly granted: Promise<boolean>;
   private micEnabled = true;
   private queue: ClientEvent[] = [];
   private inMeter: Meter | null = null;
@@ -123,26 +143,28 @@ export class Peer implements PeerLike {
   private outRecorder: Recorder | null = null;
   private closed = false;
 
-  /** Ask for the microphone, then build the connection. getUserMedia errors propagate as-is. */
+  /**
+   * Build the connection; the microphone opens once the offer is made, and its track joins
+   * the audio transceiver when getUserMedia resolves (`replaceTrack`, no renegotiation). So
+   * where the permission is already granted the offer goes out at once and the microphone
+   * opens meanwhile (opening it alongside the offer slowed both). getUserMedia's errors
+   * propagate as-is from `createOffer`, or, once the offer is out, through `onMicError`.
+   */
   static async open(options: PeerOptions): Promise<Peer> {
-    const mic =
-      options.mic?.clone() ??
-      (await navigator.mediaDevices.getUserMedia({
-        audio: micConstraints(options.audio, options.deviceId),
-      }));
-    return new Peer(options, mic);
+    return new Peer(options);
   }
 
-  get micStream(): MediaStream {
+  get micStream(): MediaStream | undefined {
     return this.mic;
   }
 
-  private constructor(options: PeerOptions, mic: MediaStream) {
+  private constructor(options: PeerOptions) {
     this.options = options;
-    this.mic = mic;
     this.pc = new RTCPeerConnection();
-    const track = mic.getAudioTracks()[0];
-    if (track) this.pc.addTrack(track, mic);
+    // A stream of its own, so the offer names one (`a=msid`) as addTrack's would
+    const streams = [new MediaStream()];
+    this.sender = this.pc.addTransceiver("audio", { direction: "sendrecv", streams }).sender;
+    this.granted = options.mic ? Promise.resolve(true) : micGranted();
     // The channel must exist before createOffer so the offer carries an SCTP section.
     this.channel = this.pc.createDataChannel("oai-events");
     this.channel.onopen = () => this.flushQueue();
@@ -174,6 +196,14 @@ export class Peer implements PeerLike {
   async createOffer(): Promise<string> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    const mic = this.openMic();
+    if (await this.granted) {
+      mic.catch((err: unknown) => {
+        if (!this.closed) this.options.onMicError?.(err);
+      });
+    } else {
+      await mic; // the permission prompt first: no call is made before the user allows it
+    }
     // Meters and recorders are not needed before the answer: build them once the offer is out.
     setTimeout(() => this.startAudio(), 0);
     if (!this.options.gatherIce) {
@@ -182,6 +212,29 @@ export class Peer implements PeerLike {
     }
     await iceGathered(this.pc);
     return this.pc.localDescription?.sdp ?? offer.sdp ?? "";
+  }
+
+  private openMic(): Promise<void> {
+    const { mic, audio, deviceId } = this.options;
+    this.micOpening ??= (
+      mic
+        ? Promise.resolve(mic.clone())
+        : navigator.mediaDevices.getUserMedia({ audio: micConstraints(audio, deviceId) })
+    ).then((stream) => this.attachMic(stream));
+    return this.micOpening;
+  }
+
+  /** The microphone opened: send it, and meter and record it once the audio graph exists. */
+  private async attachMic(mic: MediaStream): Promise<void> {
+    const track = mic.getAudioTracks()[0];
+    if (this.closed || this.mic) {
+      for (const t of mic.getTracks()) t.stop(); // closed, or switched to another meanwhile
+      return;
+    }
+    this.mic = mic;
+    if (track) track.enabled = this.micEnabled;
+    await this.sender.replaceTrack(track ?? null);
+    this.listenToMic();
   }
 
   async accept(answerSdp: string): Promise<void> {
@@ -197,7 +250,7 @@ export class Peer implements PeerLike {
 
   setMicEnabled(enabled: boolean): void {
     this.micEnabled = enabled;
-    for (const track of this.mic.getAudioTracks()) track.enabled = enabled;
+    for (const track of this.mic?.getAudioTracks() ?? []) track.enabled = enabled;
   }
 
   async switchMic(deviceId: string): Promise<void> {
@@ -210,16 +263,10 @@ export class Peer implements PeerLike {
       return;
     }
     track.enabled = this.micEnabled;
-    const sender = this.pc.getSenders().find((s) => s.track?.kind === "audio");
-    await sender?.replaceTrack(track);
-    for (const t of this.mic.getTracks()) t.stop();
+    await this.sender.replaceTrack(track);
+    for (const t of this.mic?.getTracks() ?? []) t.stop();
     this.mic = stream;
-    if (this.ctx) {
-      this.inMeter?.disconnect();
-      this.inMeter = new Meter(this.ctx, stream);
-      this.micRecorder?.stop();
-      this.micRecorder = this.recorder("mic", stream);
-    }
+    this.listenToMic();
   }
 
   /** The audio graph: an AudioContext, the microphone's meter and recorder (once). */
@@ -227,7 +274,15 @@ export class Peer implements PeerLike {
     if (this.ctx || this.closed || typeof AudioContext !== "function") return;
     this.ctx = new AudioContext();
     this.ctx.resume().catch(() => undefined);
+    this.listenToMic();
+  }
+
+  /** Meter and record the current microphone (when both it and the audio graph exist). */
+  private listenToMic(): void {
+    if (!this.ctx || !this.mic) return;
+    this.inMeter?.disconnect();
     this.inMeter = new Meter(this.ctx, this.mic);
+    this.micRecorder?.stop();
     this.micRecorder = this.recorder("mic", this.mic);
   }
 
@@ -257,7 +312,7 @@ export class Peer implements PeerLike {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
-    for (const track of this.mic.getTracks()) track.stop();
+    for (const track of this.mic?.getTracks() ?? []) track.stop();
     this.inMeter?.disconnect();
     this.outMeter?.disconnect();
     this.micRecorder?.stop();

@@ -772,6 +772,9 @@ export class Session implements SessionHandle {
       onEntry: (entry) => {
         if (current()) this.record(entry);
       },
+      onMicError: (err) => {
+        if (current()) this.callFailed(describeError(err, this.route));
+      },
       onIceState: (state) => {
         if (!current()) return;
         if (state === "disconnected") this.machine.dispatch({ type: "ice_disconnected" });
