@@ -144,11 +144,11 @@ export class Peer implements PeerLike {
   private closed = false;
 
   /**
-   * Build the connection; the microphone opens once the offer is made, and its track joins
-   * the audio transceiver when getUserMedia resolves (`replaceTrack`, no renegotiation). So
-   * where the permission is already granted the offer goes out at once and the microphone
-   * opens meanwhile (opening it alongside the offer slowed both). getUserMedia's errors
-   * propagate as-is from `createOffer`, or, once the offer is out, through `onMicError`.
+   * Build the connection; the microphone's track joins its audio transceiver when
+   * getUserMedia resolves (`replaceTrack`, no renegotiation). Where the permission is already
+   * granted the offer goes out at once and the microphone opens with the answer (opening it
+   * alongside the offer or its POST slowed both); else it opens before the offer.
+   * getUserMedia's errors propagate as-is from `createOffer`, or else through `onMicError`.
    */
   static async open(options: PeerOptions): Promise<Peer> {
     return new Peer(options);
@@ -196,16 +196,8 @@ export class Peer implements PeerLike {
   async createOffer(): Promise<string> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
-    const mic = this.openMic();
-    if (await this.granted) {
-      mic.catch((err: unknown) => {
-        if (!this.closed) this.options.onMicError?.(err);
-      });
-    } else {
-      await mic; // the permission prompt first: no call is made before the user allows it
-    }
-    // Meters and recorders are not needed before the answer: build them once the offer is out.
-    setTimeout(() => this.startAudio(), 0);
+    // the permission prompt first: no call is made before the user allows the microphone
+    if (!(await this.granted)) await this.openMic();
     if (!this.options.gatherIce) {
       // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
       return offer.sdp ?? "";
@@ -239,6 +231,12 @@ export class Peer implements PeerLike {
 
   async accept(answerSdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "answer", sdp: answerSdp });
+    // Audio flows once the connection is made: the microphone (unless already open) and the
+    // audio graph (meters, recorders) are set up meanwhile, off the way of the offer's POST.
+    this.openMic().catch((err: unknown) => {
+      if (!this.closed) this.options.onMicError?.(err);
+    });
+    setTimeout(() => this.startAudio(), 0);
   }
 
   /** Send a client event now, or once the channel opens. */
