@@ -18,7 +18,8 @@ to it (``backend=openai``, ``api_base_url`` = the upstream), exactly as it would
 - **P3** tool-call overhead: the flood peer streams a function call (§7 of the protocol notes)
   for an ``@s.tool`` that times itself; the peer timestamps ``function_call_output`` on arrival.
   Overhead = (output arrival - ``arguments.done`` sent) - the tool's own time, also split
-  into its legs (upstream → browser → kernel → tool → browser → upstream).
+  into its legs (upstream → browser → kernel → tool → browser → upstream); the kernel legs
+  also at the page's kernel WebSocket, to tell the page's time from Jupyter's transport.
 - **P4** an hour-long session's kernel and browser memory (scaled, and said so).
 - **P5** end of the caller's speech → first audible reply, widget against bare page, both read
   on the page's audio clock, over several fresh connections per path.
@@ -1105,12 +1106,49 @@ TOOL_TIMES = """{
 }"""
 
 
+# The page's kernel WebSocket, watched while P3 runs (``__rtnbTap``): when the frame carrying
+# each call's ``arguments.done`` left the page, and when the one carrying its output came in.
+# So the kernel legs split into the page's part and the Jupyter transport's (page → Jupyter
+# server → kernel and back), which no code of ours is on.
+WS_TAP = r"""
+(() => {
+  const Original = window.WebSocket;
+  if (!Original || window.__rtnbWs) return;
+  window.__rtnbWs = {out: {}, in: {}};
+  const decoder = new TextDecoder();
+  const note = (where, data, marker) => {
+    if (!window.__rtnbTap) return;
+    const t = performance.timeOrigin + performance.now();
+    let text = "";
+    try { text = typeof data === "string" ? data : decoder.decode(data); } catch { return; }
+    if (!text.includes(marker)) return;
+    for (const id of text.match(/call_bench\d+/g) || []) where[id] ??= t;
+  };
+  window.WebSocket = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) =>
+        note(window.__rtnbWs.in, e.data, "function_call_output"));
+    }
+    send(data) {
+      note(window.__rtnbWs.out, data, "response.function_call_arguments.done");
+      return super.send(data);
+    }
+  };
+})();
+"""
+
+
 def measure_tools(page: NotebookPage, upstream: UpstreamProcess, calls: int) -> Json:
     """P3: round trip arguments.done → function_call_output, minus the tool's own time, and
     where the time goes (upstream → browser → kernel → tool → browser → upstream)."""
+    evaluate(page.page, "() => { window.__rtnbTap = true; }")
     result = upstream.control("tools", timeout=calls * 16 + 10, n=calls, gap=0.2)
+    evaluate(page.page, "() => { window.__rtnbTap = false; }")
     kernel = kernel_query(page, TOOL_TIMES)
-    parts: dict[str, list[float]] = {k: [] for k in ("to_browser", "to_tool", "to_wire", "back")}
+    ws = evaluate(page.page, "() => window.__rtnbWs") or {"out": {}, "in": {}}
+    legs = ("to_browser", "to_tool", "to_wire", "back", "page_out", "jupyter_in", "jupyter_out")
+    parts: dict[str, list[float]] = {k: [] for k in legs}
     round_trip, tool, overhead, errors = [], [], [], []
     for call in result["calls"]:
         if "error" in call:
@@ -1129,6 +1167,10 @@ def measure_tools(page: NotebookPage, upstream: UpstreamProcess, calls: int) -> 
             parts["to_tool"].append(start - browser_in)
             parts["to_wire"].append(browser_out - end)
             parts["back"].append(arrived - browser_out)
+            ws_out, ws_in = ws["out"][cid], ws["in"][cid]  # the tool's leg, split
+            parts["page_out"].append(ws_out - browser_in)
+            parts["jupyter_in"].append(start - ws_out)
+            parts["jupyter_out"].append(ws_in - end)
     return {
         "calls": calls,
         "completed": len(round_trip),
@@ -1405,6 +1447,7 @@ def phases(
             bare = bare_context.new_page()
             bare.goto(bare_server.url, timeout=30_000)
             page = NotebookPage(browser, server, "latency.ipynb", "latency.jsonl")
+            page.context.add_init_script(WS_TAP)
             with opened(page):
                 done("setup")
                 if "p1" not in args.skip:
@@ -1526,7 +1569,10 @@ def table(report: Json) -> str:
             ("P3 overhead (round trip - tool's own time)", p3["overhead_ms"]),
             ("     sent → in the widget's JS", parts["to_browser"]),
             ("     widget's JS → tool starts in the kernel", parts["to_tool"]),
+            ("       widget's JS → page's kernel WebSocket", parts.get("page_out", {})),
+            ("       WebSocket → Jupyter server → kernel", parts.get("jupyter_in", {})),
             ("     tool returns → output sent by the browser", parts["to_wire"]),
+            ("       kernel → Jupyter server → WebSocket", parts.get("jupyter_out", {})),
             ("     browser → upstream", parts["back"]),
         ]
     lines = [f"{'ms':<50}{'n':>6}{'median':>9}{'p90':>9}{'p99':>9}{'min':>9}{'max':>9}"]
