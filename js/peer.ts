@@ -44,6 +44,9 @@ export interface PeerOptions {
   onMicError?: (error: unknown) => void;
 }
 
+/** The longest a closed peer keeps a call being set up, to close it once connected. */
+export const HANGUP_MS = 10_000;
+
 /** The longest wait for ICE gathering before the offer goes out with what it has. */
 export const ICE_GATHERING_MS = 3000;
 
@@ -142,6 +145,9 @@ export class Peer implements PeerLike {
   private micRecorder: Recorder | null = null;
   private outRecorder: Recorder | null = null;
   private closed = false;
+  /** The offer went out (a backend may have made a call for it), and its answer was applied. */
+  private offered = false;
+  private answered = false;
 
   /**
    * Build the connection; the microphone's track joins its audio transceiver when
@@ -179,6 +185,7 @@ export class Peer implements PeerLike {
     this.audio = document.createElement("audio");
     this.audio.autoplay = true;
     this.pc.ontrack = (e: RTCTrackEvent) => {
+      if (this.closed) return;
       const stream = e.streams[0] ?? new MediaStream([e.track]);
       // Chrome only pulls remote audio that a media element consumes; the analyser also reads it.
       this.audio.srcObject = stream;
@@ -198,12 +205,12 @@ export class Peer implements PeerLike {
     await this.pc.setLocalDescription(offer);
     // the permission prompt first: no call is made before the user allows the microphone
     if (!(await this.granted)) await this.openMic();
-    if (!this.options.gatherIce) {
-      // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
-      return offer.sdp ?? "";
-    }
-    await iceGathered(this.pc);
-    return this.pc.localDescription?.sdp ?? offer.sdp ?? "";
+    // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
+    if (this.options.gatherIce) await iceGathered(this.pc);
+    if (this.closed) throw new DOMException("the call was given up", "AbortError");
+    this.offered = true;
+    const gathered = this.options.gatherIce ? this.pc.localDescription?.sdp : undefined;
+    return gathered ?? offer.sdp ?? "";
   }
 
   private openMic(): Promise<void> {
@@ -231,6 +238,8 @@ export class Peer implements PeerLike {
 
   async accept(answerSdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "answer", sdp: answerSdp });
+    this.answered = true;
+    if (this.closed) return; // connected only to be closed (see `endCall`)
     // Audio flows once the connection is made: the microphone (unless already open) and the
     // audio graph (meters, recorders) are set up meanwhile, off the way of the offer's POST.
     this.openMic().catch((err: unknown) => {
@@ -316,10 +325,35 @@ export class Peer implements PeerLike {
     this.micRecorder?.stop();
     this.outRecorder?.stop();
     this.channel.close();
-    this.pc.close();
+    this.endCall();
     this.audio.pause();
     this.audio.srcObject = null;
     this.ctx?.close().catch(() => undefined);
+  }
+
+  /**
+   * Close the connection so the backend ends the call too. A call being set up (the offer out,
+   * its answer still to come or not yet connected) would be left waiting for this end until
+   * the backend gives up, since only a connection that was made can be seen to close: so the
+   * connection is kept until it connects (then closed at once) or fails, at most `HANGUP_MS`.
+   */
+  private endCall(): void {
+    const pc = this.pc;
+    const settled = () => pc.connectionState !== "new" && pc.connectionState !== "connecting";
+    if (!this.offered || (this.answered && settled())) {
+      pc.close();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("connectionstatechange", check);
+      pc.close();
+    };
+    const check = () => {
+      if (this.answered && settled()) done();
+    };
+    const timer = setTimeout(done, HANGUP_MS);
+    pc.addEventListener("connectionstatechange", check);
   }
 
   private play(): void {

@@ -199,6 +199,41 @@ def test_disconnect_then_connect_again_is_a_new_call(lab: NotebookPage) -> None:
     assert lab.page.locator("[data-testid=transcript] .rtnb-turn").count() == 0
 
 
+def local_calls(page: NotebookPage) -> dict[str, bool]:
+    """The local backend's calls: id → closed."""
+    status, body = page.server.get("api/rt-notebook/local/sessions")
+    assert status == 200, body
+    return {s["id"]: s["closed"] for s in body["data"]}
+
+
+@pytest.mark.parametrize("after_ms", [0, 12, 30])
+def test_disconnecting_while_connecting_leaves_no_call_behind(
+    lab: NotebookPage, after_ms: int
+) -> None:
+    """Disconnect right after Connect, before, during or after the offer's POST: a call the
+    offer made is ended (closed once it connects), not left waiting for this end."""
+    if lab.query("s.status") != "closed":
+        ensure_connected(lab)
+        lab.widget("disconnect").click()
+        lab.wait_status("closed")
+    wait_for(lambda: all(local_calls(lab).values()), timeout=15, what="the earlier calls to end")
+    before = set(local_calls(lab))
+    lab.page.evaluate(
+        """(ms) => {
+          const button = (id) => document.querySelector(`[data-testid=${id}]`);
+          button("connect").click();
+          setTimeout(() => button("disconnect").click(), ms);
+        }""",
+        after_ms,
+    )
+    lab.wait_status("closed")
+    wait_for(lambda: all(local_calls(lab).values()), timeout=15, what="every call to end")
+    made = set(local_calls(lab)) - before
+    assert len(made) <= 1
+    if after_ms >= 30:
+        assert made, "the offer's POST had 30 ms: a call was made, and ended"
+
+
 def envelope(samples: np.ndarray, rate: int, frame_s: float = 0.02) -> np.ndarray:
     """RMS per 20 ms frame."""
     size = round(rate * frame_s)

@@ -308,21 +308,52 @@ def test_keyboard_reaches_every_control_and_axe_finds_nothing_serious(ux: Notebo
         theme(ux, False)
 
 
-def test_a_connection_error_shows_with_its_fix(ux: NotebookPage) -> None:
-    """A microphone that is not there: the error box says so and how to fix it."""
-    ux.widget("disconnect").click()
-    ux.wait_status("closed")
-    ux.run('s.widget.mic_device_id = "no-such-microphone"')
-    ux.widget("connect").click()
-    ux.wait_status("error")
-    error = ux.widget("error")
+def open_local_calls(page: NotebookPage) -> list[str]:
+    status, body = page.server.get("api/rt-notebook/local/sessions")
+    assert status == 200, body
+    return [s["id"] for s in body["data"] if not s["closed"]]
+
+
+def local_calls(page: NotebookPage) -> dict[str, bool]:
+    """The local backend's calls: id → closed."""
+    status, body = page.server.get("api/rt-notebook/local/sessions")
+    assert status == 200, body
+    return {s["id"]: s["closed"] for s in body["data"]}
+
+
+def connect_without_a_microphone(page: NotebookPage) -> None:
+    page.widget("connect").click()
+    page.wait_status("error")
+    error = page.widget("error")
     assert error.get_attribute("data-code") == "mic_unavailable"
     assert "Fix: Pick another microphone" in error.inner_text()
     wait_for(
-        lambda: ux.query("(s.error or {}).get('code')") == "mic_unavailable",
+        lambda: page.query("(s.error or {}).get('code')") == "mic_unavailable",
         timeout=10,
         what="the error in Python",
     )
+
+
+def test_a_connection_error_shows_with_its_fix(ux: NotebookPage) -> None:
+    """A microphone that is not there: the error box says so and how to fix it. Without the
+    microphone's permission granted, no call is made before getUserMedia answers; with it, the
+    offer goes out first, and the call it made is ended when the microphone fails."""
+    ux.widget("disconnect").click()
+    ux.wait_status("closed")
+    wait_for(lambda: all(local_calls(ux).values()), timeout=10, what="the earlier call to end")
+    before = local_calls(ux)
+    ux.run('s.widget.mic_device_id = "no-such-microphone"')
+    # this module's context grants the clipboard only: the microphone's permission is asked
+    query = "async () => (await navigator.permissions.query({name: 'microphone'})).state"
+    assert ux.page.evaluate(query) != "granted"
+    connect_without_a_microphone(ux)
+    assert local_calls(ux) == before  # no call made
+
+    ux.context.grant_permissions(["microphone"])
+    connect_without_a_microphone(ux)
+    made = [c for c in local_calls(ux) if c not in before]
+    assert len(made) == 1, made
+    wait_for(lambda: local_calls(ux)[made[0]], timeout=20, what="the call made to end")
     shoot(ux, "error-connect")
     assert axe_violations(ux) == []
     ux.run('s.widget.mic_device_id = ""')
