@@ -765,8 +765,8 @@ window.closeCall = () => {
 # thread (an AudioWorklet, so the page's main thread adds no jitter) against one AudioContext's
 # clock; one figure per turn.
 AUDIO_TURNS = """async (seconds) => {
-  const peers = window.__rtnbPeers || [];
-  const pc = peers[peers.length - 1];
+  // the call's: the newest with an answer (the widget keeps a spare one, made ahead)
+  const pc = (window.__rtnbPeers || []).findLast((p) => p.remoteDescription);
   if (!pc) throw new Error("no peer connection");
   const sent = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
   const received = pc.getReceivers().find((r) => r.track && r.track.kind === "audio");

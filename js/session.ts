@@ -26,8 +26,8 @@ import type {
 import { withLiveHistory } from "./live_history";
 import type { ClientEvent } from "./messages";
 import { parseKernelMessage, withDataUrl } from "./messages";
-import type { Levels, PeerLike, PeerOptions } from "./peer";
-import { Peer } from "./peer";
+import type { ConnectionReady, Levels, PeerLike, PeerOptions } from "./peer";
+import { keepConnectionReady, Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
 import { QuietRollover } from "./rollover";
@@ -53,6 +53,8 @@ export const LOG_SIZE = 500;
 
 export interface SessionDeps {
   openPeer: (options: PeerOptions) => Promise<PeerLike>;
+  /** Keep a connection made ahead for the session's next call (the browser's peers). */
+  keepPeerReady?: () => ConnectionReady;
   client: ExtensionClient;
   pageConfig: () => boolean;
   /** A secure context with `navigator.mediaDevices`, so getUserMedia can work at all. */
@@ -68,6 +70,7 @@ export interface SessionDeps {
 export function browserDeps(): SessionDeps {
   return {
     openPeer: (options) => Peer.open(options),
+    keepPeerReady: keepConnectionReady,
     client: new ExtensionClient(),
     pageConfig: () => hasPageConfig(),
     secureContext: () =>
@@ -221,6 +224,8 @@ export class Session implements SessionHandle {
   private peer: PeerLike | null = null;
   /** Bumped by every connect and teardown; async steps of an older attempt stop quietly. */
   private attempt = 0;
+  /** The connection kept ready for this session's next call. */
+  private readonly peerReady: ConnectionReady;
   private route: "server" | "kernel" = "server";
   /** Client events sent before a peer exists, handed to the next one. */
   private outbox: ClientEvent[] = [];
@@ -276,6 +281,7 @@ export class Session implements SessionHandle {
       onIgnored: (state, event) => console.debug(`rt_notebook: ${event.type} ignored in ${state}`),
       onChange: (next, _previous, event) => {
         this.setTraits({ status: next });
+        if (next === "closed" || next === "error") this.peerReady.refill(); // for the next call
         if (event.type === "grace_expired") this.lose("the network stayed disconnected");
       },
     });
@@ -291,6 +297,7 @@ export class Session implements SessionHandle {
     if ((model.get("signaling") ?? "auto") !== "kernel" && deps.pageConfig()) {
       deps.client.status().catch(() => undefined);
     }
+    this.peerReady = deps.keepPeerReady?.() ?? { refill() {}, release() {} };
   }
 
   get status(): Status {
@@ -754,6 +761,7 @@ export class Session implements SessionHandle {
     this.downloads.clear();
     this.disconnect(false);
     this.machine.dispose();
+    this.peerReady.release();
   }
 
   private peerOptions(attempt: number): PeerOptions {

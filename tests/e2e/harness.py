@@ -450,7 +450,8 @@ def wait_for(
 
 
 # Keep every RTCPeerConnection the page creates, to read getStats() (the widget's own is
-# private to its module).
+# private to its module). A call's is the newest with an answer: the widget also keeps a
+# spare one, made ahead of the next call, with no description yet.
 RECORD_PEERS = """
 (() => {
   const Original = window.RTCPeerConnection;
@@ -490,8 +491,7 @@ KERNEL_IDLE = """
 
 INBOUND_AUDIO = """
 async () => {
-  const peers = window.__rtnbPeers || [];
-  const pc = peers[peers.length - 1];
+  const pc = (window.__rtnbPeers || []).findLast((p) => p.remoteDescription);
   if (!pc || pc.connectionState === "closed") return null;
   const stats = await pc.getStats();
   let result = null;
@@ -814,7 +814,9 @@ def ensure_connected(page: NotebookPage) -> str:
         page.widget("connect").click()
         page.wait_status("connected")
         page.events.wait("session.created", since=since)
-    return str(page.query("s.widget.call_id"))
+    # the call id comes in the widget's trait sync, which may reach the kernel's subshell just
+    # after session.created's handler ran there and this query on the main shell
+    return str(wait_for(lambda: page.query("s.widget.call_id"), timeout=5, what="the call id"))
 
 
 def fresh_connection(page: NotebookPage) -> str:

@@ -1,0 +1,61 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { keepConnectionReady } from "../peer";
+
+/** Enough of RTCPeerConnection to be made ahead of a call: each instance is kept. */
+class FakeConnection {
+  static made: FakeConnection[] = [];
+  closed = false;
+  constructor() {
+    FakeConnection.made.push(this);
+  }
+  addTransceiver() {
+    return { sender: {} };
+  }
+  createDataChannel() {
+    return {};
+  }
+  createOffer() {
+    return Promise.resolve({ type: "offer", sdp: "v=0" });
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+describe("the spare connection", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    FakeConnection.made = [];
+    vi.stubGlobal("RTCPeerConnection", FakeConnection);
+    vi.stubGlobal("MediaStream", class {});
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("is made once the page is idle, one for every session, closed with the last", () => {
+    const first = keepConnectionReady();
+    expect(FakeConnection.made).toHaveLength(0); // not while the view is being made
+    vi.advanceTimersByTime(5000);
+    expect(FakeConnection.made).toHaveLength(1);
+    const second = keepConnectionReady();
+    second.refill();
+    vi.advanceTimersByTime(5000);
+    expect(FakeConnection.made).toHaveLength(1); // one spare for the page
+    first.release();
+    first.release(); // twice is once
+    expect(FakeConnection.made[0]?.closed).toBe(false);
+    second.release();
+    expect(FakeConnection.made[0]?.closed).toBe(true);
+  });
+
+  it("is not made once its session is gone", () => {
+    const only = keepConnectionReady();
+    only.release();
+    vi.advanceTimersByTime(5000);
+    only.refill();
+    vi.advanceTimersByTime(5000);
+    expect(FakeConnection.made).toHaveLength(0);
+  });
+});
