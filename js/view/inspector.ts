@@ -78,16 +78,16 @@ export function buildInspector(scope: Scope): { el: HTMLElement; render: () => v
   let selected: EventEntry | null = null;
   let rows: Row[] = [];
   const render = () => {
-    const filtered = filter.value.trim() !== "";
+    const all = session.log.length;
+    if (filter.value.trim()) {
+      const shown = session.log.filter(matcher(filter.value)).length;
+      setText(summary, `Events (${shown} of ${all})`);
+    } else {
+      setText(summary, `Events (${all})`);
+    }
     // Closed, only the count shows: no rows are folded (this runs every frame of a busy call)
-    rows = el.open ? inspectorRows(session.log, filter.value) : [];
-    const shown = !filtered
-      ? session.log.length
-      : el.open
-        ? rows.reduce((n, row) => n + row.count, 0)
-        : session.log.filter(matcher(filter.value)).length;
-    setText(summary, filtered ? `Events (${shown} of ${session.log.length})` : `Events (${shown})`);
     if (!el.open) return;
+    rows = inspectorRows(session.log, filter.value);
     const focused = document.activeElement;
     const focusIndex =
       focused instanceof HTMLElement && rowsBox.contains(focused) ? focused.dataset.row : undefined;

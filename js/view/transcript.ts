@@ -4,7 +4,7 @@
 import type { Transcript, Turn } from "../transcript";
 import { EMPTY_TRANSCRIPT, visible } from "../transcript";
 import type { Scope } from "./dom";
-import { h } from "./dom";
+import { h, setText } from "./dom";
 
 const TIME_OF_DAY = new Intl.DateTimeFormat([], {
   hour: "numeric",
@@ -106,7 +106,7 @@ function update(parts: RowParts, turn: Turn): void {
   if (turn.interrupted) notes.push("interrupted");
   if (turn.latencyMs !== undefined) notes.push(`replied in ${ms(turn.latencyMs)}`);
   const noteText = notes.join(" · ");
-  if (note.textContent !== noteText) note.textContent = noteText;
+  setText(note, noteText);
   note.hidden = !noteText;
   const urls = turn.images ?? [];
   if (parts.shownImages !== urls.length) {
@@ -140,33 +140,36 @@ export function buildTranscript(scope: Scope): { el: HTMLElement; render: () => 
   });
   const render = () => {
     // Turns are immutable: a transcript or turn that is the same object has nothing new to show
-    // (reading the scroll position lays the page out, so only when there is a change to make).
+    // (scrolling lays the page out, so only when something changed).
     const transcript = scope.session.transcript;
     if (transcript === shown) return;
-    const previous = new Map(shown.turns.map((turn) => [turn.id, turn]));
     shown = transcript;
-    const turns = transcript.turns.filter(visible);
-    const changed =
-      turns.length !== rows.size || turns.some((turn) => previous.get(turn.id) !== turn);
-    if (!changed) return;
+    let changed = false;
     const seen = new Set<string>();
-    turns.forEach((turn, i) => {
+    transcript.turns.filter(visible).forEach((turn, i) => {
       seen.add(turn.id);
       let parts = rows.get(turn.id);
       if (!parts) {
         parts = newRow(turn);
         rows.set(turn.id, parts);
       }
-      if (parts.turn !== turn) update(parts, turn);
-      if (el.children[i] !== parts.row) el.insertBefore(parts.row, el.children[i] ?? null);
+      if (parts.turn !== turn) {
+        update(parts, turn);
+        changed = true;
+      }
+      if (el.children[i] !== parts.row) {
+        el.insertBefore(parts.row, el.children[i] ?? null);
+        changed = true;
+      }
     });
     for (const [id, parts] of rows) {
       if (!seen.has(id)) {
         parts.row.remove();
         rows.delete(id);
+        changed = true;
       }
     }
-    if (stick) el.scrollTop = el.scrollHeight;
+    if (changed && stick) el.scrollTop = el.scrollHeight;
   };
   return { el, render };
 }
