@@ -5,6 +5,8 @@
 // hard deadline shortly before `expires_at`: then it goes anyway.
 
 import type { EventEntry } from "./generated/protocol";
+import type { Playback } from "./ptt";
+import { SILENT, trackPlayback } from "./ptt";
 
 /** Plan the rollover this long before the session expires (or with a fifth of it left). */
 export const ROLLOVER_MARGIN_MS = 30_000;
@@ -25,40 +27,30 @@ export function rolloverPlan(leftMs: number): RolloverPlan {
   return { waitMs: left - margin, deadlineMs: left - Math.min(ROLLOVER_DEADLINE_MS, margin / 2) };
 }
 
-/** What a rollover now would cut off. */
-export interface Busy {
-  /** Between `response.created` and `response.done`. */
-  responding: boolean;
-  /** The assistant's audio plays (`output_audio_buffer.started` until stopped or cleared). */
-  playing: boolean;
+/** What a rollover now would cut off: the model talking (js/ptt.ts's playback), or the user. */
+export interface Busy extends Playback {
   /** The user speaks (`speech_started` without `speech_stopped`). */
   speaking: boolean;
 }
 
-export const QUIET: Busy = { responding: false, playing: false, speaking: false };
+export const QUIET: Busy = { ...SILENT, speaking: false };
 
-export const isQuiet = (busy: Busy): boolean => !busy.responding && !busy.playing && !busy.speaking;
+export const isQuiet = (busy: Busy): boolean =>
+  !busy.responseActive && !busy.audioPlaying && !busy.speaking;
 
 export function reduceBusy(busy: Busy, entry: EventEntry): Busy {
   if (entry.dir !== "server") return busy;
   switch (entry.event.type) {
     case "session.created":
       return QUIET; // a new call
-    case "response.created":
-      return { ...busy, responding: true };
-    case "response.done":
-      return { ...busy, responding: false };
-    case "output_audio_buffer.started":
-      return { ...busy, playing: true };
-    case "output_audio_buffer.stopped":
-    case "output_audio_buffer.cleared":
-      return { ...busy, playing: false };
     case "input_audio_buffer.speech_started":
       return { ...busy, speaking: true };
     case "input_audio_buffer.speech_stopped":
       return { ...busy, speaking: false };
-    default:
-      return busy;
+    default: {
+      const playback = trackPlayback(busy, entry.event);
+      return playback === busy ? busy : { ...busy, ...playback };
+    }
   }
 }
 

@@ -37,13 +37,13 @@ describe("rolloverPlan", () => {
 describe("reduceBusy", () => {
   it("follows responses, playback and the user's speech, and a new call starts quiet", () => {
     const steps: [string, Partial<typeof QUIET>][] = [
-      ["response.created", { responding: true }],
-      ["output_audio_buffer.started", { responding: true, playing: true }],
-      ["response.done", { playing: true }],
-      ["input_audio_buffer.speech_started", { playing: true, speaking: true }],
+      ["response.created", { responseActive: true }],
+      ["output_audio_buffer.started", { responseActive: true, audioPlaying: true }],
+      ["response.done", { audioPlaying: true }],
+      ["input_audio_buffer.speech_started", { audioPlaying: true, speaking: true }],
       ["output_audio_buffer.cleared", { speaking: true }],
       ["input_audio_buffer.speech_stopped", {}],
-      ["response.created", { responding: true }],
+      ["response.created", { responseActive: true }],
       ["session.created", {}],
     ];
     let busy = QUIET;
