@@ -6,6 +6,7 @@ import type { AudioConstraints, EventEntry, Track } from "./generated/protocol";
 import type { ClientEvent } from "./messages";
 import { isRealtimeEvent } from "./messages";
 import { Recorder } from "./recorder";
+import { takeConnection } from "./spare";
 
 export { now } from "./clock";
 
@@ -126,92 +127,6 @@ class Meter {
   }
 }
 
-/** A peer connection made before it is needed: its audio transceiver, channel and offer. */
-interface Connection {
-  pc: RTCPeerConnection;
-  sender: RTCRtpSender;
-  channel: RTCDataChannel;
-  offer: Promise<RTCSessionDescriptionInit>;
-}
-
-function newConnection(): Connection {
-  const pc = new RTCPeerConnection();
-  // A stream of its own, so the offer names one (`a=msid`) as addTrack's would
-  const streams = [new MediaStream()];
-  const sender = pc.addTransceiver("audio", { direction: "sendrecv", streams }).sender;
-  // The channel must exist before createOffer so the offer carries an SCTP section.
-  const channel = pc.createDataChannel("oai-events");
-  const offer = pc.createOffer();
-  offer.catch(() => undefined); // awaited, and reported, by the call that takes it
-  return { pc, sender, channel, offer };
-}
-
-/** A spare connection kept for a session's next call. */
-export interface ConnectionReady {
-  /** Make the next spare when the page is idle (no call of this session is being set up). */
-  refill(): void;
-  /** The session is gone: close the spare if no other session keeps it. */
-  release(): void;
-}
-
-/** Run `fn` when the page is idle (at the latest after `ms`); returns the cancel. */
-function whenIdle(fn: () => void, ms: number): () => void {
-  if (typeof requestIdleCallback === "function") {
-    const id = requestIdleCallback(fn, { timeout: ms });
-    return () => cancelIdleCallback(id);
-  }
-  const id = setTimeout(fn, ms);
-  return () => clearTimeout(id);
-}
-
-/**
- * The page's spare connection for its next call, made while the page is idle: Connect then
- * starts from an offer already made (side by side, 3 ms sooner to the POST in JupyterLab).
- * It gathers nothing (no local description yet) and is closed once no session keeps it.
- */
-const spare = {
-  connection: null as Connection | null,
-  holders: 0,
-  cancel: null as (() => void) | null,
-  schedule(): void {
-    if (this.cancel || this.connection || this.holders === 0) return;
-    this.cancel = whenIdle(() => {
-      this.cancel = null;
-      if (this.holders > 0 && !this.connection) this.connection = newConnection();
-    }, 5000);
-  },
-  take(): Connection {
-    const taken = this.connection ?? newConnection();
-    this.connection = null;
-    return taken;
-  },
-  release(): void {
-    this.holders = Math.max(0, this.holders - 1);
-    if (this.holders > 0) return;
-    this.cancel?.();
-    this.cancel = null;
-    this.connection?.pc.close();
-    this.connection = null;
-  },
-};
-
-/** Keep a spare connection ready for this session's calls (the first once the page is idle). */
-export function keepConnectionReady(): ConnectionReady {
-  if (typeof RTCPeerConnection !== "function") return { refill() {}, release() {} };
-  spare.holders += 1;
-  spare.schedule();
-  let released = false;
-  return {
-    refill: () => {
-      if (!released) spare.schedule();
-    },
-    release: () => {
-      if (!released) spare.release();
-      released = true;
-    },
-  };
-}
-
 export class Peer implements PeerLike {
   private readonly pc: RTCPeerConnection;
   private readonly channel: RTCDataChannel;
@@ -253,7 +168,7 @@ export class Peer implements PeerLike {
 
   private constructor(options: PeerOptions) {
     this.options = options;
-    const connection = spare.take();
+    const connection = takeConnection();
     this.pc = connection.pc;
     this.sender = connection.sender;
     this.channel = connection.channel;
@@ -291,7 +206,8 @@ export class Peer implements PeerLike {
     await this.pc.setLocalDescription(offer);
     // the permission prompt first: no call is made before the user allows the microphone
     if (!(await this.granted)) await this.openMic();
-    // Sent at once, without waiting for ICE gathering (the answerer learns our candidates).
+    // GPT-Live takes no trickled candidates: its offer waits for gathering. A Realtime offer
+    // goes at once (the answerer learns our candidates).
     if (this.options.gatherIce) await iceGathered(this.pc);
     if (this.closed) throw new DOMException("the call was given up", "AbortError");
     this.offered = true;

@@ -26,8 +26,8 @@ import type {
 import { withLiveHistory } from "./live_history";
 import type { ClientEvent } from "./messages";
 import { parseKernelMessage, withDataUrl } from "./messages";
-import type { ConnectionReady, Levels, PeerLike, PeerOptions } from "./peer";
-import { keepConnectionReady, Peer } from "./peer";
+import type { Levels, PeerLike, PeerOptions } from "./peer";
+import { Peer } from "./peer";
 import type { Playback } from "./ptt";
 import { micEnabled, pressEvents, releaseEvents, SILENT, trackPlayback } from "./ptt";
 import { QuietRollover } from "./rollover";
@@ -41,6 +41,8 @@ import {
   SignalingError,
   serverExchange,
 } from "./signaling";
+import type { ConnectionReady } from "./spare";
+import { keepConnectionReady } from "./spare";
 import { ConnectionMachine, isLive } from "./state";
 import type { Transcript } from "./transcript";
 import { EMPTY_TRANSCRIPT, reduceTranscript } from "./transcript";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { keepConnectionReady } from "../peer";
+import { keepConnectionReady } from "../spare";
 
 /** Enough of RTCPeerConnection to be made ahead of a call: each instance is kept. */
 class FakeConnection {
