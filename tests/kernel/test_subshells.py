@@ -10,6 +10,7 @@ subshell's thread, and a ``main_thread`` tool runs after the cell; without it ev
 from __future__ import annotations
 
 import json
+import queue
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -107,14 +108,36 @@ def create_subshell(kc: BlockingKernelClient) -> str:
     return str(reply["content"]["subshell_id"])
 
 
-def send_events(kc: BlockingKernelClient, comm_id: str, subshell: str | None) -> None:
-    """The widget's ``events`` message, as JupyterLab sends it (on ``subshell``)."""
-    batch = [{"dir": "server", "t": time.time() * 1000, "event": e} for e in EVENTS]
-    data = {"method": "custom", "content": {"kind": "events", "batch": batch}}
+def send_comm(kc: BlockingKernelClient, comm_id: str, data: Any, subshell: str | None) -> str:
+    """A ``comm_msg`` as JupyterLab sends it (on ``subshell``); its msg_id."""
     msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
     if subshell is not None:
         msg["header"]["subshell_id"] = subshell
     kc.shell_channel.send(msg)
+    return str(msg["header"]["msg_id"])
+
+
+def send_events(kc: BlockingKernelClient, comm_id: str, subshell: str | None) -> str:
+    """The widget's ``events`` message (on ``subshell``); its msg_id."""
+    batch = [{"dir": "server", "t": time.time() * 1000, "event": e} for e in EVENTS]
+    data = {"method": "custom", "content": {"kind": "events", "batch": batch}}
+    return send_comm(kc, comm_id, data, subshell)
+
+
+def statuses(kc: BlockingKernelClient, msg_id: str, timeout: float = 10) -> list[str]:
+    """The kernel statuses published for message ``msg_id``, up to its ``idle``."""
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            continue
+        if msg["msg_type"] == "status" and msg["parent_header"].get("msg_id") == msg_id:
+            got.append(msg["content"]["execution_state"])
+            if got[-1] == "idle":
+                return got
+    raise AssertionError(f"no idle status for {msg_id} within {timeout} s: {got}")
 
 
 def busy_cell_with_events(
@@ -237,3 +260,30 @@ def test_the_comm_honours_the_frontends_subshell_and_unknown_hooks_are_left_alon
     assert other._reply_subshell_for({}) is None  # untouched
     monkeypatch.setattr(subshells, "_kernel", lambda: object())
     assert "no subshells" in str(subshells.route_to_frontend_subshell(Comm()))
+
+
+def test_a_sessions_messages_leave_the_kernel_idle_unless_a_cell_runs(
+    kernel: BlockingKernelClient,
+) -> None:
+    subshell = create_subshell(kernel)
+    comm_id = json.loads(execute(kernel, SETUP.format(opt_in=True)))
+    slider = "import ipywidgets; _w = ipywidgets.IntSlider(); print(json.dumps(_w.comm.comm_id))"
+    other = json.loads(execute(kernel, slider))
+    # the session's events, on the widgets' subshell and on the main shell: idle only
+    assert statuses(kernel, send_events(kernel, comm_id, subshell)) == ["idle"]
+    assert statuses(kernel, send_events(kernel, comm_id, None)) == ["idle"]
+    # another widget's message: busy, as ipykernel has it
+    update = {"method": "update", "state": {"value": 3}, "buffer_paths": []}
+    assert statuses(kernel, send_comm(kernel, other, update, subshell)) == ["busy", "idle"]
+    # while a cell runs, the session's events on a subshell say busy too
+    cell = kernel.execute("time.sleep(1.5)")
+    time.sleep(0.5)
+    assert statuses(kernel, send_events(kernel, comm_id, subshell)) == ["busy", "idle"]
+    while kernel.get_shell_msg(timeout=30)["parent_header"].get("msg_id") != cell:
+        pass
+    # every event was handled, and each tool answered once
+    seen = query(kernel, "[kind for kind, *_ in _seen if kind.startswith('tool')]")
+    assert seen.count("tool here") == 3
+    # a closed session's comm is no longer quiet
+    execute(kernel, "s.widget.close()")
+    assert statuses(kernel, send_events(kernel, comm_id, subshell)) == ["busy", "idle"]

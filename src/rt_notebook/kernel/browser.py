@@ -35,7 +35,12 @@ from .capture import captured_into
 from .core import SessionCore, image_bytes, image_message
 from .options import RealtimeOptions, config_errors_at_caller, resolve, signature
 from .recordings import Recordings
-from .subshells import frontend_subshell, restore_routing, route_to_frontend_subshell
+from .subshells import (
+    frontend_subshell,
+    keep_status_idle,
+    restore_routing,
+    route_to_frontend_subshell,
+)
 from .widget import RealtimeWidget
 
 if TYPE_CHECKING:
@@ -104,6 +109,8 @@ class RealtimeSession(SessionCore):
         """What the kernel does with each of the widget's messages, by ``kind``."""
         self.widget.on_msg(self._on_frontend_message)
         self.widget.on_close(self._closed)
+        self._comm_id = str(getattr(self.widget.comm, "comm_id", "") or "")
+        keep_status_idle(self._comm_id)
         self._events_during_cells = False
         self._main_shell_batches = 0
         self.events_during_cells = bool(options["events_during_cells"])
@@ -221,6 +228,7 @@ class RealtimeSession(SessionCore):
         self.output.close()
 
     def _closed(self) -> None:
+        keep_status_idle(self._comm_id, keep=False)
         registry.forget(self)
 
     def send_image(

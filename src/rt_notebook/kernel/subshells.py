@@ -1,4 +1,5 @@
-"""Which kernel thread handles the widget's messages, and running a call on the main thread.
+"""Which kernel thread handles the widget's messages, the kernel status they show, and running a
+call on the main thread.
 
 JupyterLab (``commsOverSubshells``) sends every widget message with the ``subshell_id`` of a
 subshell it opened for the widgets' comm target, and an ipykernel with subshells (7 or later)
@@ -9,6 +10,15 @@ that asked: once a cell has sent on the session's comm (``s.send_text``, a trait
 browser's events queue behind the running cell. Nothing in Python awaits a reply from the
 session's widget, so its comm can honour the subshell the browser chose
 (:func:`route_to_frontend_subshell`).
+
+ipykernel also publishes the kernel's ``busy`` and ``idle`` status around every message it
+handles. A call's events arrive as hundreds of comm messages a minute, and each ``busy`` makes
+JupyterLab redraw its kernel status and swap the page's favicon: the largest cost of the page
+during a call (about 15 % of its main thread at 200 events/s), and a kernel indicator that
+flickers while no cell runs. So a session's messages leave the status idle
+(:func:`keep_status_idle`): only ``idle`` follows each one, which is what frontends settle a
+message on (and the widget's ack). While a cell runs on the main shell, a subshell's messages
+say ``busy`` as before.
 """
 
 from __future__ import annotations
@@ -21,12 +31,14 @@ from typing import Any
 
 __all__ = [
     "frontend_subshell",
+    "keep_status_idle",
     "restore_routing",
     "route_to_frontend_subshell",
     "run_on_main_thread",
 ]
 
 _ROUTE_PARAMETERS = ["data", "default"]  # ipykernel 7.4's BaseComm._reply_subshell_for
+_STATUS_PARAMETERS = ["status", "channel", "parent"]  # ipykernel's Kernel._publish_status
 
 
 def _kernel() -> Any | None:
@@ -73,6 +85,58 @@ def restore_routing(comm: object) -> None:
     """Undo :func:`route_to_frontend_subshell`: ipykernel's own routing again."""
     if isinstance(getattr(comm, "__dict__", {}).get("_reply_subshell_for"), _FrontendSubshell):
         del comm._reply_subshell_for  # type: ignore[attr-defined]
+
+
+class _IdleForComms:
+    """A kernel's ``_publish_status`` that leaves out ``busy`` for the messages of the comms
+    in ``comm_ids``, unless a cell runs on the main shell meanwhile."""
+
+    def __init__(self, kernel: Any, original: Callable[..., Any]) -> None:
+        self.kernel, self.original = kernel, original
+        self.comm_ids: set[str] = set()
+
+    def __call__(self, status: str, channel: str, parent: Any = None) -> Any:
+        if status == "busy" and parent is None and self.comm_ids and self._quiet(channel):
+            return None
+        return self.original(status, channel, parent)
+
+    def _quiet(self, channel: str) -> bool:
+        try:
+            message = self.kernel.get_parent(channel)
+            ours = (
+                message["header"]["msg_type"] == "comm_msg"
+                and message["content"]["comm_id"] in self.comm_ids
+            )
+        except Exception:  # not a message as ipykernel makes them: say busy
+            return False
+        if not ours or threading.current_thread() is threading.main_thread():
+            return ours
+        main_shell = getattr(self.kernel, "_main_asyncio_lock", None)  # held while a cell runs
+        return main_shell is not None and not main_shell.locked()
+
+
+def keep_status_idle(comm_id: str, keep: bool = True) -> None:
+    """While ``keep``, the messages of comm ``comm_id`` publish no ``busy`` status (their
+    ``idle`` still follows each one) unless a cell runs meanwhile; ``keep=False`` undoes it.
+    Does nothing in a kernel whose status publishing rt_notebook does not know."""
+    kernel = _kernel()
+    if kernel is None:
+        return
+    publish = getattr(kernel, "_publish_status", None)
+    if not isinstance(publish, _IdleForComms):
+        if not keep or publish is None:
+            return
+        try:
+            parameters = list(inspect.signature(publish).parameters)
+        except (TypeError, ValueError):
+            return
+        if parameters != _STATUS_PARAMETERS:
+            return
+        publish = kernel._publish_status = _IdleForComms(kernel, publish)
+    if keep:
+        publish.comm_ids.add(comm_id)
+    else:
+        publish.comm_ids.discard(comm_id)
 
 
 def frontend_subshell() -> str | None:
