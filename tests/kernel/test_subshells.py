@@ -287,3 +287,37 @@ def test_a_sessions_messages_leave_the_kernel_idle_unless_a_cell_runs(
     # a closed session's comm is no longer quiet
     execute(kernel, "s.widget.close()")
     assert statuses(kernel, send_events(kernel, comm_id, subshell)) == ["busy", "idle"]
+
+
+ECHO = """
+import sys
+def _echo(comm, _):
+    comm.on_msg(lambda msg: print("said", msg["content"]["data"]["n"]))
+get_ipython().kernel.comm_manager.register_target("echo", _echo)
+print(json.dumps(type(sys.stdout).__name__))
+"""
+
+
+def test_what_a_message_prints_still_comes_before_its_idle(kernel: BlockingKernelClient) -> None:
+    """ipykernel flushes the streams after each message; rt_notebook's routers skip a flush
+    with nothing to send, never one with output waiting."""
+    subshell = create_subshell(kernel)
+    comm_id = json.loads(execute(kernel, SETUP.format(opt_in=True)))
+    statuses(kernel, send_events(kernel, comm_id, subshell))  # handlers ran: routers in place
+    assert json.loads(execute(kernel, ECHO)) == "_Routed"
+    echo = "echo-comm"
+    opened = kernel.session.msg("comm_open", {"comm_id": echo, "target_name": "echo", "data": {}})
+    kernel.shell_channel.send(opened)
+    statuses(kernel, opened["header"]["msg_id"])
+    for n in range(5):
+        msg_id = send_comm(kernel, echo, {"n": n}, subshell)
+        order: list[str] = []
+        while not order or order[-1] != "idle":
+            msg = kernel.get_iopub_msg(timeout=10)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                order.append(msg["content"]["text"])
+            elif msg["msg_type"] == "status":
+                order.append(msg["content"]["execution_state"])
+        assert order == ["busy", f"said {n}\n", "idle"]

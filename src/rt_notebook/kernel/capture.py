@@ -52,11 +52,20 @@ class _Routed:
             self.write(line)
 
     def flush(self) -> None:
-        if _buffer.get() is None:
+        if _buffer.get() is None and _has_pending(self._target):
             self._target.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
+
+
+def _has_pending(stream: Any) -> bool:
+    """Whether ``stream`` may hold unsent output. ipykernel flushes both streams after every
+    message it handles, and an ipykernel stream's flush from a thread other than its I/O thread
+    waits for that thread twice, written or not: a tenth of a millisecond or more per message
+    of a call's events. Its ``_flush_pending`` is set by every write until the flush starts."""
+    flags = ("_flush_pending", "_subprocess_flush_pending")
+    return any(getattr(stream, flag, True) for flag in flags)
 
 
 def _display_publisher() -> Any:
