@@ -1,5 +1,7 @@
 // Ordered batching for the kernel: bursts neither flood the comm nor reorder, nothing is dropped,
-// and an entry goes at once while the kernel keeps up (no added latency when there is no queue).
+// and an entry goes in the next task while the kernel keeps up (no added latency when there is no
+// queue). Entries that arrive together (a function call's events come in one network read) go
+// in one send: each send costs the kernel a message of its own, handled before the next.
 // Like a transport window: up to `window` sends may await the kernel's ack; while that many do,
 // entries are grouped until an ack frees a slot, or `intervalMs` after the last send (a busy
 // kernel, or a frontend that never acks, gets one batch per interval). A send unacknowledged
@@ -32,6 +34,8 @@ export class Batcher<T> {
   private readonly awaiting = new Map<number, number>();
   private sent = 0;
   private lastSend = 0;
+  /** A send is due in the next task (after the entries already queued for this page). */
+  private due = false;
 
   constructor(sendBatch: SendBatch<T>, options: BatcherOptions = {}) {
     this.sendBatch = sendBatch;
@@ -41,11 +45,14 @@ export class Batcher<T> {
     this.staleMs = options.staleMs ?? 1000;
   }
 
-  /** Queue an entry; `urgent` sends it (and everything before it) now. */
+  /** Queue an entry; `urgent` sends it (and everything before it) in the next task, whatever
+   * awaits its ack. */
   push(entry: T, urgent = false): void {
     this.pending.push(entry);
-    if (urgent || this.pending.length >= this.maxSize || this.awaiting.size < this.window) {
+    if (this.pending.length >= this.maxSize) {
       this.flush();
+    } else if (urgent || this.awaiting.size < this.window) {
+      this.sendNextTask();
     } else if (this.timer === undefined) {
       const wait = Math.max(0, this.lastSend + this.intervalMs - Date.now());
       this.timer = setTimeout(() => this.flush(), wait);
@@ -67,6 +74,15 @@ export class Batcher<T> {
     }
     this.awaiting.set(id, this.lastSend);
     this.sendBatch(batch, () => this.acked(id));
+  }
+
+  private sendNextTask(): void {
+    if (this.due) return;
+    this.due = true;
+    setTimeout(() => {
+      this.due = false;
+      this.flush();
+    }, 0);
   }
 
   get size(): number {

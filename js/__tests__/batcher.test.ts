@@ -10,19 +10,24 @@ describe("Batcher", () => {
     const batcher = new Batcher<number>((batch) => sends.push(batch));
     for (let i = 0; i < 5000; i++) batcher.push(i);
     vi.runAllTimers();
-    // a window of 2 goes at once, then full batches of 200, then the remainder
-    expect(sends.map((b) => b.length)).toEqual([1, 1, ...Array(24).fill(200), 198]);
+    // full batches of 200 as they fill, then the remainder in the next task
+    expect(sends.map((b) => b.length)).toEqual([...Array(25).fill(200)]);
     expect(sends.flat()).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 
-  it("sends at once while fewer than `window` sends await their ack", () => {
+  it("sends in the next task while fewer than `window` sends await their ack", () => {
     const sends: string[][] = [];
     const batcher = new Batcher<string>((batch) => sends.push(batch), { window: 2 });
     batcher.push("a");
+    expect(sends).toEqual([]);
+    vi.advanceTimersByTime(0);
+    expect(sends).toEqual([["a"]]);
     batcher.push("b");
+    vi.advanceTimersByTime(0);
     expect(sends).toEqual([["a"], ["b"]]);
     batcher.push("c"); // two await their ack: grouped
     batcher.push("d");
+    vi.advanceTimersByTime(0);
     expect(sends).toHaveLength(2);
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(49);
@@ -42,6 +47,7 @@ describe("Batcher", () => {
       { window: 1 },
     );
     batcher.push("a");
+    vi.advanceTimersByTime(0);
     batcher.push("b"); // grouped while "a" is with the kernel
     batcher.push("c");
     expect(sends).toEqual([["a"]]);
@@ -50,7 +56,8 @@ describe("Batcher", () => {
     expect(vi.getTimerCount()).toBe(0);
     acks[0]?.(); // a repeated ack changes nothing
     acks[1]?.();
-    batcher.push("d"); // idle again: at once
+    batcher.push("d"); // idle again: in the next task
+    vi.advanceTimersByTime(0);
     expect(sends).toEqual([["a"], ["b", "c"], ["d"]]);
   });
 
@@ -86,12 +93,28 @@ describe("Batcher", () => {
     );
   });
 
-  it("an urgent entry goes at once with everything before it", () => {
+  it("entries pushed in one task go in one send", () => {
+    const sends: string[][] = [];
+    const batcher = new Batcher<string>((batch) => sends.push(batch));
+    for (const type of ["response.created", "output_item.added", "arguments.delta"]) {
+      batcher.push(type);
+    }
+    batcher.push("arguments.done", true);
+    expect(sends).toEqual([]);
+    vi.advanceTimersByTime(0);
+    expect(sends).toEqual([
+      ["response.created", "output_item.added", "arguments.delta", "arguments.done"],
+    ]);
+  });
+
+  it("an urgent entry goes in the next task with everything before it, whatever awaits", () => {
     const sends: string[][] = [];
     const batcher = new Batcher<string>((batch) => sends.push(batch), { window: 1 });
     batcher.push("output_item.added");
+    vi.advanceTimersByTime(0);
     batcher.push("arguments.delta");
     batcher.push("arguments.done", true);
+    vi.advanceTimersByTime(0);
     expect(sends).toEqual([["output_item.added"], ["arguments.delta", "arguments.done"]]);
     batcher.push("item.done");
     vi.advanceTimersByTime(50);
@@ -107,6 +130,7 @@ describe("Batcher", () => {
     const sends: string[][] = [];
     const batcher = new Batcher<string>((batch) => sends.push(batch), { window: 1 });
     batcher.push("x");
+    vi.advanceTimersByTime(0);
     batcher.push("y");
     expect(vi.getTimerCount()).toBe(1);
     batcher.flush();

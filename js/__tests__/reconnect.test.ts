@@ -58,6 +58,8 @@ describe("reconnect", () => {
       rollover: false,
       reason: "the data channel closed",
     });
+    // the kernel is told in the next task
+    await vi.waitFor(() => expect(markers(h, RECONNECTED)).toHaveLength(1));
     expect(markers(h, RECONNECTING)).toEqual([
       {
         type: RECONNECTING,
@@ -236,6 +238,7 @@ describe("rollover", () => {
     expect(first.closed).toBe(true);
     first.receive({ type: "response.output_audio_transcript.delta", delta: "old-after" });
     expect(h.model.attrs.call_id).toBe("rtc_1");
+    await vi.waitFor(() => expect(markers(h, RECONNECTED)).toHaveLength(1));
     const types = entries(h).map((e) => `${e.event.type} ${e.event.delta ?? ""}`);
     const created = types.lastIndexOf("session.created ");
     expect(created).toBeLessThan(types.indexOf(`${RECONNECTED} `));
@@ -295,6 +298,7 @@ describe("rollover", () => {
     vi.advanceTimersByTime(8_100);
     expect(markers(h, RECONNECTING)).toEqual([]);
     first.receive({ type: "response.done", response: { id: "r1" } });
+    vi.advanceTimersByTime(0); // the kernel is told in the next task
     expect(markers(h, RECONNECTING).length).toBe(1);
   });
 
