@@ -45,13 +45,13 @@ export class Batcher<T> {
     this.staleMs = options.staleMs ?? 1000;
   }
 
-  /** Queue an entry; `urgent` sends it (and everything before it) in the next task, whatever
-   * awaits its ack. */
+  /** Queue an entry; `urgent` sends it (and everything before it) now, whatever awaits its
+   * ack. */
   push(entry: T, urgent = false): void {
     this.pending.push(entry);
-    if (this.pending.length >= this.maxSize) {
+    if (urgent || this.pending.length >= this.maxSize) {
       this.flush();
-    } else if (urgent || this.awaiting.size < this.window) {
+    } else if (this.awaiting.size < this.window) {
       this.sendNextTask();
     } else if (this.timer === undefined) {
       const wait = Math.max(0, this.lastSend + this.intervalMs - Date.now());

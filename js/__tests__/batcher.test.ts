@@ -99,22 +99,25 @@ describe("Batcher", () => {
     for (const type of ["response.created", "output_item.added", "arguments.delta"]) {
       batcher.push(type);
     }
-    batcher.push("arguments.done", true);
     expect(sends).toEqual([]);
-    vi.advanceTimersByTime(0);
+    batcher.push("arguments.done", true); // urgent: at once, with what waits for the next task
     expect(sends).toEqual([
       ["response.created", "output_item.added", "arguments.delta", "arguments.done"],
     ]);
+    batcher.push("item.done");
+    batcher.push("response.done");
+    vi.advanceTimersByTime(0);
+    expect(sends).toHaveLength(2);
+    expect(sends[1]).toEqual(["item.done", "response.done"]);
   });
 
-  it("an urgent entry goes in the next task with everything before it, whatever awaits", () => {
+  it("an urgent entry goes at once with everything before it, whatever awaits", () => {
     const sends: string[][] = [];
     const batcher = new Batcher<string>((batch) => sends.push(batch), { window: 1 });
     batcher.push("output_item.added");
     vi.advanceTimersByTime(0);
     batcher.push("arguments.delta");
     batcher.push("arguments.done", true);
-    vi.advanceTimersByTime(0);
     expect(sends).toEqual([["output_item.added"], ["arguments.delta", "arguments.done"]]);
     batcher.push("item.done");
     vi.advanceTimersByTime(50);

@@ -205,8 +205,8 @@ export type KernelMessage =
  * events go in the next task while fewer than 2 sends await the kernel's ack (its idle status), so
  * the events of one network read (a function call's) go in one message; beyond that, events are
  * grouped until an ack comes, at most 50 ms after the last send (or 200 at a time);
- * `session.created`, `response.function_call_arguments.done`, `response.done` and `error` go in the
- * next task with everything before them, whatever awaits its ack. Bursts neither flood the comm nor
+ * `session.created`, `response.function_call_arguments.done`, `response.done` and `error` go at
+ * once with everything before them, whatever awaits its ack. Bursts neither flood the comm nor
  * reorder. For these messages the kernel publishes `idle` but no `busy` unless a cell runs, so a
  * call does not make the kernel indicator flicker.
  */
