@@ -66,12 +66,27 @@ def test_connect_shows_the_local_backend_and_session_created_reaches_python(
     assert lab.query("s.signaling_path") == "server"
 
 
+# Counts JupyterLab's favicon swaps (its busy indicator: one on each kernel busy and idle).
+FAVICON_SWAPS = """() => {
+  if (window.__rtnbSwaps === undefined) {
+    window.__rtnbSwaps = 0;
+    new MutationObserver((records) => {
+      window.__rtnbSwaps += records.filter((r) => r.target.matches("link.favicon")).length;
+    }).observe(document.head, {attributes: true, attributeFilter: ["rel"], subtree: true});
+  }
+  return window.__rtnbSwaps;
+}"""
+
+
 def test_speech_from_the_fake_mic_gets_a_spoken_reply(lab: NotebookPage) -> None:
     call_id = ensure_connected(lab)
     set_muted(lab, False)
     since = lab.events.mark()
+    lab.page.evaluate(FAVICON_SWAPS)
 
     started = lab.events.wait("input_audio_buffer.speech_started", since=since, timeout=20)
+    swaps = lab.page.evaluate(FAVICON_SWAPS)
+    during = lab.events.mark()
     item_id = started[0]["event"]["item_id"]
     lab.events.wait("input_audio_buffer.speech_stopped", since=since, timeout=20)
     transcribed = wait_for(
@@ -88,6 +103,9 @@ def test_speech_from_the_fake_mic_gets_a_spoken_reply(lab: NotebookPage) -> None
     assert transcribed[0]["event"]["transcript"].startswith("(speech, ")
     reply = wait_reply(lab, "I heard", since)
     assert "of speech" in reply
+    # the call's events (no cell ran meanwhile) left the kernel idle: no favicon swap
+    assert len(lab.events.events(since=during)) >= 10
+    assert lab.page.evaluate(FAVICON_SWAPS) == swaps
 
     # the reply's audio reached the browser: the model meter moves and WebRTC counts energy
     wait_for(
@@ -105,6 +123,7 @@ def test_speech_from_the_fake_mic_gets_a_spoken_reply(lab: NotebookPage) -> None
 
     # Python has the same turns, and the backend heard real audio
     turns = lab.query("[t.to_dict() for t in s.transcript]")
+    assert lab.page.evaluate(FAVICON_SWAPS) > swaps  # a cell did swap it: the count works
     user = [t for t in turns if t["item_id"] == item_id]
     assert user
     assert (user[0]["role"], user[0]["modality"], user[0]["final"]) == ("user", "audio", True)
