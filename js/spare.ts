@@ -21,9 +21,17 @@ function newConnection(): Connection {
   return { pc, sender, channel, offer };
 }
 
+/** The first spare waits for the page to be idle up to this long (JupyterLab is loading). */
+const FIRST_MS = 5000;
+/** After a call, the next spare is made within this long, idle or not: a page busy finishing
+ * the call (recordings, the last events) could otherwise still have none when Connect is
+ * clicked again (then the offer is made on the click, 3-5 ms later to the POST). */
+export const REFILL_MS = 250;
+
 /** A spare connection kept for a session's next call. */
 export interface ConnectionReady {
-  /** Make the next spare when the page is idle (no call of this session is being set up). */
+  /** Make the next spare when the page is idle, at the latest `REFILL_MS` after a call ended
+   * (no call of this session is being set up). */
   refill(): void;
   /** The session is gone: close the spare if no other session keeps it. */
   release(): void;
@@ -48,12 +56,12 @@ const spare = {
   connection: null as Connection | null,
   holders: 0,
   cancel: null as (() => void) | null,
-  schedule(): void {
+  schedule(ms: number): void {
     if (this.cancel || this.connection || this.holders === 0) return;
     this.cancel = whenIdle(() => {
       this.cancel = null;
       if (this.holders > 0 && !this.connection) this.connection = newConnection();
-    }, 5000);
+    }, ms);
   },
   release(): void {
     this.holders = Math.max(0, this.holders - 1);
@@ -69,11 +77,11 @@ const spare = {
 export function keepConnectionReady(): ConnectionReady {
   if (typeof RTCPeerConnection !== "function") return { refill() {}, release() {} };
   spare.holders += 1;
-  spare.schedule();
+  spare.schedule(FIRST_MS);
   let released = false;
   return {
     refill: () => {
-      if (!released) spare.schedule();
+      if (!released) spare.schedule(REFILL_MS);
     },
     release: () => {
       if (!released) spare.release();

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { keepConnectionReady } from "../spare";
+import { keepConnectionReady, REFILL_MS, takeConnection } from "../spare";
 
 /** Enough of RTCPeerConnection to be made ahead of a call: each instance is kept. */
 class FakeConnection {
@@ -48,6 +48,23 @@ describe("the spare connection", () => {
     expect(FakeConnection.made[0]?.closed).toBe(false);
     second.release();
     expect(FakeConnection.made[0]?.closed).toBe(true);
+  });
+
+  it("after a call, the next one is made within REFILL_MS, idle or not", () => {
+    // a page that is never idle: only the deadline runs the callback
+    vi.stubGlobal("requestIdleCallback", (fn: () => void, options: { timeout: number }) =>
+      setTimeout(fn, options.timeout),
+    );
+    vi.stubGlobal("cancelIdleCallback", (id: number) => clearTimeout(id));
+    const only = keepConnectionReady();
+    vi.advanceTimersByTime(5000);
+    expect(takeConnection().pc).toBe(FakeConnection.made[0]); // a call takes it
+    only.refill(); // and ends
+    vi.advanceTimersByTime(REFILL_MS - 1);
+    expect(FakeConnection.made).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(FakeConnection.made).toHaveLength(2);
+    only.release();
   });
 
   it("is not made once its session is gone", () => {
