@@ -768,8 +768,13 @@ AUDIO_TURNS = """async (seconds) => {
   // the call's: the newest with an answer (the widget keeps a spare one, made ahead)
   const pc = (window.__rtnbPeers || []).findLast((p) => p.remoteDescription);
   if (!pc) throw new Error("no peer connection");
-  const sent = pc.getSenders().find((s) => s.track && s.track.kind === "audio");
-  const received = pc.getReceivers().find((r) => r.track && r.track.kind === "audio");
+  // the widget's microphone joins the call once it opens, after the answer (replaceTrack)
+  const track = (s) => s.track && s.track.kind === "audio";
+  for (let waited = 0; waited < 5000 && !pc.getSenders().some(track); waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const sent = pc.getSenders().find(track);
+  const received = pc.getReceivers().find(track);
   if (!sent || !received) throw new Error("no audio both ways");
   const ctx = new AudioContext();
   await ctx.resume();
