@@ -52,8 +52,9 @@ def test_a_cell_reading_the_session_while_events_stream_in_on_another_thread() -
 
     feeder = threading.Thread(target=stream)
     feeder.start()
-    reads = 0
+    reads = during = 0
     while feeder.is_alive() or reads < 5:
+        during += feeder.is_alive()
         [t.text for t in s.transcript]  # raised "changed size during iteration" before
         with s.lock:  # one consistent picture: whole events only, between two of them
             done = len(s.events.of("response.done"))
@@ -64,7 +65,7 @@ def test_a_cell_reading_the_session_while_events_stream_in_on_another_thread() -
         reads += 1
     feeder.join()
     assert errors == []
-    assert reads > 5
+    assert during > 0  # the cell read while the events streamed in
     assert len(s.transcript) == 2 * turns
     assert [t.text for t in s.transcript][:4] == ["q0", "r0", "q1", "r1"]
     seqs = [e.seq for e in s.events]
