@@ -36,6 +36,8 @@ _BASE_WPM = 175  # espeak-ng's default rate is speed 1.0
 _MIN_WPM = 80  # espeak-ng's slowest rate; slower speeds add gaps between words
 _GAP_UNIT_MS = 33  # one ``-g`` unit at 80 wpm (measured with espeak-ng 1.51)
 _TIMEOUT_S = 30
+# Synthesis is batch work beside the calls' 20 ms audio frames: it yields the CPU to them.
+_NICE = ("nice", "-n", "10") if shutil.which("nice") else ()
 _FRAME = SAMPLE_RATE // 100  # 10 ms envelope frames for finding pauses
 _SILENT = 0.01  # frame RMS below this is a pause (-40 dBFS)
 _PAUSE_MS = 100  # a gap this long (at speed 1.0) is a punctuation pause, not a stop consonant
@@ -95,7 +97,7 @@ def _espeak(exe: str, text: str, voice: str, speed: float) -> npt.NDArray[np.int
     variant, pitch = _voice(voice)
     wpm = round(_BASE_WPM * speed)
     gap = max(0, round(60_000 / _BASE_WPM * (1 / speed - _BASE_WPM / _MIN_WPM) / _GAP_UNIT_MS))
-    argv = [exe, "--stdout", "--stdin", "-z", "-b", "1", "-v", f"en-us+{variant}"]
+    argv = [*_NICE, exe, "--stdout", "--stdin", "-z", "-b", "1", "-v", f"en-us+{variant}"]
     argv += ["-p", str(pitch), "-s", str(max(wpm, _MIN_WPM)), "-g", str(gap)]
     try:
         done = subprocess.run(
