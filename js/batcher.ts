@@ -34,8 +34,6 @@ export class Batcher<T> {
   private readonly awaiting = new Map<number, number>();
   private sent = 0;
   private lastSend = 0;
-  /** A send is due in the next task (after the entries already queued for this page). */
-  private due = false;
 
   constructor(sendBatch: SendBatch<T>, options: BatcherOptions = {}) {
     this.sendBatch = sendBatch;
@@ -51,10 +49,13 @@ export class Batcher<T> {
     this.pending.push(entry);
     if (urgent || this.pending.length >= this.maxSize) {
       this.flush();
-    } else if (this.awaiting.size < this.window) {
-      this.sendNextTask();
     } else if (this.timer === undefined) {
-      const wait = Math.max(0, this.lastSend + this.intervalMs - Date.now());
+      // A free slot: the next task, after the entries already queued for this page. None: the
+      // interval (a slot frees only by an ack, which sends what waits at once).
+      const wait =
+        this.awaiting.size < this.window
+          ? 0
+          : Math.max(0, this.lastSend + this.intervalMs - Date.now());
       this.timer = setTimeout(() => this.flush(), wait);
     }
   }
@@ -74,15 +75,6 @@ export class Batcher<T> {
     }
     this.awaiting.set(id, this.lastSend);
     this.sendBatch(batch, () => this.acked(id));
-  }
-
-  private sendNextTask(): void {
-    if (this.due) return;
-    this.due = true;
-    setTimeout(() => {
-      this.due = false;
-      this.flush();
-    }, 0);
   }
 
   get size(): number {
