@@ -854,6 +854,13 @@ def set_muted(page: NotebookPage, muted: bool) -> None:
         page.page.wait_for_timeout(800)
 
 
+def local_calls(page: NotebookPage) -> dict[str, bool]:
+    """The local backend's calls: id → closed."""
+    status, body = page.server.get("api/rt-notebook/local/sessions")
+    assert status == 200, body
+    return {s["id"]: s["closed"] for s in body["data"]}
+
+
 def local_session(page: NotebookPage, call_id: str) -> dict[str, Any]:
     """The server's record of one local-backend call (``api/rt-notebook/local/sessions``)."""
     status, body = page.server.get("api/rt-notebook/local/sessions")

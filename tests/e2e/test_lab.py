@@ -19,6 +19,7 @@ from tests.e2e.harness import (
     NotebookPage,
     browser_marks,
     ensure_connected,
+    local_calls,
     local_session,
     meter_level,
     meter_levels,
@@ -216,13 +217,6 @@ def test_disconnect_then_connect_again_is_a_new_call(lab: NotebookPage) -> None:
     assert not local_session(lab, second)["closed"]
     # the widget starts the new call with an empty transcript
     assert lab.page.locator("[data-testid=transcript] .rtnb-turn").count() == 0
-
-
-def local_calls(page: NotebookPage) -> dict[str, bool]:
-    """The local backend's calls: id → closed."""
-    status, body = page.server.get("api/rt-notebook/local/sessions")
-    assert status == 200, body
-    return {s["id"]: s["closed"] for s in body["data"]}
 
 
 @pytest.mark.parametrize("after_ms", [0, 12, 30])

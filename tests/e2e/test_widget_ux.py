@@ -23,6 +23,7 @@ from tests.e2e.harness import (
     NotebookPage,
     axe_violations,
     browser_marks,
+    local_calls,
     notebook_page,
     wait_for,
     wait_reply,
@@ -306,19 +307,6 @@ def test_keyboard_reaches_every_control_and_axe_finds_nothing_serious(ux: Notebo
         assert axe_violations(ux) == []
     finally:
         theme(ux, False)
-
-
-def open_local_calls(page: NotebookPage) -> list[str]:
-    status, body = page.server.get("api/rt-notebook/local/sessions")
-    assert status == 200, body
-    return [s["id"] for s in body["data"] if not s["closed"]]
-
-
-def local_calls(page: NotebookPage) -> dict[str, bool]:
-    """The local backend's calls: id → closed."""
-    status, body = page.server.get("api/rt-notebook/local/sessions")
-    assert status == 200, body
-    return {s["id"]: s["closed"] for s in body["data"]}
 
 
 def connect_without_a_microphone(page: NotebookPage) -> None:
